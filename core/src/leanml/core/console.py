@@ -12,7 +12,7 @@ from typing import TypeVar
 from rich.console import Console
 from rich.progress import track as _rich_track
 
-__all__ = ["console", "echo", "progress", "set_quiet", "is_quiet"]
+__all__ = ["console", "echo", "is_quiet", "progress", "set_quiet"]
 
 T = TypeVar("T")
 

@@ -175,7 +175,9 @@ class Dataset:
         shape = getattr(self.X_train, "shape", None)
         return int(shape[1]) if shape is not None and len(shape) > 1 else None
 
-    def subset(self, n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> Dataset:
+    def subset(
+        self, n_train: int | None = None, n_test: int | None = None, seed: int = 0
+    ) -> Dataset:
         """A seeded random subset of each split (for quick runs)."""
         rng = np.random.default_rng(seed)
 

@@ -8,13 +8,13 @@ line and exits with status 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 __all__ = [
-    "LeanmlError",
+    "ChecksumError",
+    "DataError",
+    "FetchError",
     "InputError",
+    "LeanmlError",
     "ParameterError",
     "RegistryError",
-    "DataError",
-    "ChecksumError",
-    "FetchError",
 ]
 
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from .registry import DatasetSpec, DemoSpec, MetricSpec, ModelSpec, SolverSpec
 
-__all__ = ["hookspec", "hookimpl", "CONTRACT_VERSION", "PROJECT_NAME"]
+__all__ = ["CONTRACT_VERSION", "PROJECT_NAME", "hookimpl", "hookspec"]
 
 #: pluggy project name and entry-point group.
 PROJECT_NAME = "leanml"

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from .errors import DataError
 
-__all__ = ["load_svmlight", "load_csv", "load_text_lines", "load_conll", "open_text"]
+__all__ = ["load_conll", "load_csv", "load_svmlight", "load_text_lines", "open_text"]
 
 
 @contextmanager
@@ -83,9 +83,7 @@ def load_svmlight(
                         raise ValueError
                     idx, val = int(idx_s), float(val_s)
                 except ValueError:
-                    raise DataError(
-                        f"expected index:value, got {tok!r}", name, lineno
-                    ) from None
+                    raise DataError(f"expected index:value, got {tok!r}", name, lineno) from None
                 if idx < 0 or idx <= last:
                     raise DataError(
                         f"feature indices must be non-negative and increasing, got {idx}",
@@ -263,6 +261,3 @@ def load_conll(
 def read_lines(data: bytes) -> io.StringIO:
     """A text stream over UTF-8 ``data`` (for members read from archives)."""
     return io.StringIO(data.decode("utf-8"))
-
-
-

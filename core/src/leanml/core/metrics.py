@@ -15,11 +15,11 @@ from .errors import InputError
 
 __all__ = [
     "accuracy",
-    "macro_f1",
     "log_loss",
-    "rmse",
-    "recall_at_k",
+    "macro_f1",
     "pearson",
+    "recall_at_k",
+    "rmse",
     "spearman",
 ]
 

@@ -19,15 +19,15 @@ if TYPE_CHECKING:
     from .package_files import PackageFile
 
 __all__ = [
-    "Entry",
-    "DatasetSpec",
-    "ModelSpec",
-    "SolverSpec",
-    "MetricSpec",
-    "DemoSpec",
-    "DemoContext",
-    "Registry",
     "TASKS",
+    "DatasetSpec",
+    "DemoContext",
+    "DemoSpec",
+    "Entry",
+    "MetricSpec",
+    "ModelSpec",
+    "Registry",
+    "SolverSpec",
 ]
 
 #: Task kinds a dataset, model or metric can declare.
