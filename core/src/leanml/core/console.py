@@ -16,7 +16,8 @@ __all__ = ["console", "echo", "is_quiet", "progress", "set_quiet"]
 
 T = TypeVar("T")
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 _STATE = {"quiet": False}
 
 

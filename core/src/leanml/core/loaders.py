@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from .errors import DataError
 
-__all__ = ["load_conll", "load_csv", "load_svmlight", "load_text_lines", "open_text"]
+if TYPE_CHECKING:
+    from .data import Dataset
+
+__all__ = [
+    "FILE_FORMATS",
+    "dataset_from_file",
+    "load_conll",
+    "load_csv",
+    "load_svmlight",
+    "load_text_lines",
+    "looks_like_file",
+    "open_text",
+]
 
 
 @contextmanager
@@ -258,6 +269,76 @@ def load_conll(
     return sentences
 
 
-def read_lines(data: bytes) -> io.StringIO:
-    """A text stream over UTF-8 ``data`` (for members read from archives)."""
-    return io.StringIO(data.decode("utf-8"))
+#: File suffixes :func:`dataset_from_file` understands, and their format.
+FILE_FORMATS = {
+    ".svm": "svmlight",
+    ".svmlight": "svmlight",
+    ".libsvm": "svmlight",
+    ".csv": "csv",
+    ".tsv": "text",
+    ".txt": "text",
+    ".conll": "conll",
+}
+
+
+def _format_of(path: Path) -> str | None:
+    suffixes = [s for s in path.suffixes if s != ".gz"]
+    return FILE_FORMATS.get(suffixes[-1].lower()) if suffixes else None
+
+
+def looks_like_file(name: str) -> bool:
+    """Whether a ``--dataset`` value names a file rather than a registered data set."""
+    path = Path(name)
+    return path.exists() or "/" in name or _format_of(path) is not None
+
+
+def dataset_from_file(
+    path: str | Path, test_size: float = 0.25, seed: int = 0, fmt: str | None = None
+) -> Dataset:
+    """Load a user's file as a :class:`~leanml.core.data.Dataset` with a seeded split.
+
+    The format follows the suffix (see :data:`FILE_FORMATS`), or ``fmt``:
+
+    - ``svmlight``: ``label idx:value ...``, classification (sparse CSR ``X``);
+    - ``csv``: numeric columns, the last one the target; classification when the targets
+      are integers or strings, else regression;
+    - ``text``: ``label<TAB>text`` per line, classification of texts;
+    - ``conll``: token columns, the last one the label, sequence labelling; ``X`` is a list
+      of sentences, each a list of tokens' other columns.
+    """
+    from .data import Dataset
+
+    path = Path(path)
+    fmt = fmt or _format_of(path)
+    if fmt is None:
+        known = ", ".join(sorted(FILE_FORMATS))
+        raise DataError(f"unknown file format; use one of the suffixes {known}", path)
+    if not path.is_file():
+        raise DataError("no such file", path)
+    meta: dict[str, Any] = {"source": f"user file {path}", "licence": "user's own"}
+    if fmt == "svmlight":
+        X, y = load_svmlight(path)
+        return Dataset.from_arrays(path.name, X, y, test_size=test_size, seed=seed, **meta)
+    if fmt == "csv":
+        X, y, names = load_csv(path)
+        integral = y.dtype.kind in "US" or bool(np.all(np.mod(y, 1) == 0))
+        task = "classification" if integral else "regression"
+        return Dataset.from_arrays(
+            path.name, X, y, test_size=test_size, seed=seed, task=task, feature_names=names, **meta
+        )
+    if fmt == "text":
+        texts, labels = load_text_lines(path)
+        return Dataset.from_arrays(path.name, texts, labels, test_size=test_size, seed=seed, **meta)
+    sentences = load_conll(path)
+    X_seq = [[tok[:-1] for tok in sent] for sent in sentences]
+    y_seq = [[tok[-1] for tok in sent] for sent in sentences]
+    return Dataset.from_arrays(
+        path.name,
+        X_seq,
+        y_seq,
+        test_size=test_size,
+        seed=seed,
+        stratify=False,
+        task="sequence_labeling",
+        **meta,
+    )

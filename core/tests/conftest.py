@@ -1,0 +1,92 @@
+"""Shared fixtures: an isolated cache and a registry holding a small test plugin."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from leanml.core import plugins as plugins_mod
+
+# A real (if small) plugin used to drive `run` and `compare`: two nearest-centroid
+# variants written out in numpy, plus a dataset whose package file has a wrong checksum.
+TEST_PLUGIN = textwrap.dedent(
+    """
+    import numpy as np
+    from leanml.core import DatasetSpec, ModelSpec, PackageFile, ParameterError, hookimpl
+
+    class Centroid:
+        def __init__(self, shrink=0.0, random_state=None):
+            self.shrink = shrink
+            self.random_state = random_state
+
+        def fit(self, X, y):
+            if not 0.0 <= self.shrink < 1.0:
+                raise ParameterError(f"shrink must be in [0, 1), got {self.shrink}")
+            self.classes_ = np.unique(y)
+            mean = X.mean(axis=0)
+            self.centres_ = np.stack([X[y == c].mean(axis=0) for c in self.classes_])
+            self.centres_ = (1 - self.shrink) * self.centres_ + self.shrink * mean
+            return self
+
+        def predict(self, X):
+            d = ((X[:, None, :] - self.centres_[None]) ** 2).sum(-1)
+            return self.classes_[d.argmin(1)]
+
+        def predict_proba(self, X):
+            d = ((X[:, None, :] - self.centres_[None]) ** 2).sum(-1)
+            e = np.exp(-(d - d.min(1, keepdims=True)) / d.mean())
+            return e / e.sum(1, keepdims=True)
+
+    @hookimpl
+    def register_models(register):
+        register(ModelSpec(name="centroid", summary="nearest centroid", factory=Centroid))
+        register(ModelSpec(name="centroid-small", summary="capped", factory=Centroid,
+                           max_train=10))
+
+    @hookimpl
+    def register_datasets(register):
+        pf = PackageFile("leanml-no-such-dist", "1.0", "x/y.txt", "0" * 64)
+        register(DatasetSpec(name="bad-checksum", summary="s", loader=None,
+                             task="classification", source="s", licence="l", files=(pf,)))
+    """
+)
+
+
+def entry_point(name: str, module: str) -> md.EntryPoint:
+    """An entry point of the ``leanml`` group, as an installed plugin would declare it."""
+    return md.EntryPoint(name=name, value=module, group="leanml")
+
+
+class PluginDir:
+    """A directory on ``sys.path`` where a test writes plugin modules."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def module(self, name: str, source: str) -> md.EntryPoint:
+        (self.path / f"{name}.py").write_text(source)
+        sys.modules.pop(name, None)
+        return entry_point(name.removeprefix("lm_"), name)
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PluginDir:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return PluginDir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("LEANML_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def test_plugins(plugin_dir: PluginDir, monkeypatch: pytest.MonkeyPatch):
+    """Installed plugins plus `testplugin`, as `get_plugins()` returns them."""
+    eps = [*plugins_mod._entry_points(), plugin_dir.module("lm_testplugin", TEST_PLUGIN)]
+    loaded = plugins_mod.load_plugins(eps)
+    monkeypatch.setitem(plugins_mod._CACHE, "plugins", loaded)
+    return loaded

@@ -1,0 +1,150 @@
+"""The package-file source, offline: tiny wheel, sdist and .deb archives built here."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from leanml.core import ChecksumError, DataError, FetchError, PackageFile, fetch_file
+from leanml.core import package_files as pkg
+
+PAYLOAD = b"label,x\n1,0.5\n"
+SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def build_wheel(directory: Path, name: str = "tinydata", version: str = "1.0") -> Path:
+    path = directory / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{name}/__init__.py", "")
+        zf.writestr(f"{name}/data/table.csv", PAYLOAD)
+        zf.writestr(
+            f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
+        zf.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        zf.writestr(f"{info}/RECORD", "")
+    return path
+
+
+def _tar_bytes(members: dict[str, bytes], mode: str = "w:gz") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def build_sdist(directory: Path) -> Path:
+    path = directory / "tinydata-2.0.tar.gz"
+    path.write_bytes(_tar_bytes({"tinydata-2.0/tinydata/data/table.csv": PAYLOAD}))
+    return path
+
+
+def build_deb(directory: Path) -> Path:
+    """A minimal .deb: an ar archive of debian-binary, control.tar.gz and data.tar.xz."""
+    members = {
+        "debian-binary": b"2.0\n",
+        "control.tar.gz": _tar_bytes({"./control": b"Package: tinydata\n"}),
+        "data.tar.xz": _tar_bytes({"./usr/share/tinydata/table.csv": PAYLOAD}, "w:xz"),
+    }
+    out = bytearray(b"!<arch>\n")
+    for name, data in members.items():
+        header = f"{name:<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}`\n"
+        out += header.encode() + data + (b"\n" if len(data) % 2 else b"")
+    path = directory / "tinydata_3.0_all.deb"
+    path.write_bytes(bytes(out))
+    return path
+
+
+@pytest.fixture
+def offline_index(tmp_path, monkeypatch):
+    """Point pip at a local folder only (no index, no user config)."""
+    links = tmp_path / "links"
+    links.mkdir()
+    for var in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "PIP_CONSTRAINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    return links
+
+
+def test_wheel_download_verify_and_cache_reuse(offline_index, monkeypatch):
+    build_wheel(offline_index)
+    pf = PackageFile("tinydata", "1.0", "tinydata/data/table.csv", SHA)
+    path = fetch_file(pf)
+    assert path.read_bytes() == PAYLOAD
+    assert list((pkg.cache_dir() / "archives" / "pypi" / "tinydata-1.0").glob("*.whl"))
+
+    def no_download(*args):
+        raise AssertionError("cache was not reused")
+
+    monkeypatch.setattr(pkg, "_download", no_download)
+    assert fetch_file(pf) == path
+    path.unlink()  # the extracted copy is gone, the archive is still cached
+    assert fetch_file(pf).read_bytes() == PAYLOAD
+
+
+def test_checksum_mismatch_is_an_error(offline_index):
+    build_wheel(offline_index)
+    pf = PackageFile("tinydata", "1.0", "tinydata/data/table.csv", "ab" * 32)
+    with pytest.raises(ChecksumError, match="checksum mismatch for tinydata==1.0"):
+        fetch_file(pf)
+
+
+def test_unknown_version_and_unreachable_index(offline_index, monkeypatch):
+    build_wheel(offline_index)
+    with pytest.raises(FetchError, match=r"could not download tinydata==9\.9"):
+        fetch_file(PackageFile("tinydata", "9.9", "tinydata/data/table.csv", SHA))
+    monkeypatch.delenv("PIP_NO_INDEX")
+    monkeypatch.delenv("PIP_FIND_LINKS")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "2")
+    with pytest.raises(FetchError, match="is a package index reachable"):
+        fetch_file(PackageFile("tinydata", "1.0", "tinydata/data/table.csv", SHA))
+
+
+def test_offline_mode_refuses_to_download():
+    with pytest.raises(FetchError, match="not cached"):
+        fetch_file(PackageFile("tinydata", "1.0", "x.csv", SHA), download=False)
+
+
+@pytest.mark.parametrize(
+    ("builder", "kind", "member"),
+    [
+        (build_sdist, "pypi", "tinydata/data/table.csv"),
+        (build_deb, "deb", "usr/share/tinydata/table.csv"),
+    ],
+)
+def test_sdist_and_deb_members_from_cache(tmp_path, builder, kind, member):
+    version = {"pypi": "2.0", "deb": "3.0"}[kind]
+    pf = PackageFile("tinydata", version, member, SHA, kind=kind)
+    archive_dir = pkg._archive_dir(pf)
+    archive_dir.mkdir(parents=True)
+    builder(archive_dir)
+    assert fetch_file(pf, download=False).read_bytes() == PAYLOAD
+    bad = PackageFile("tinydata", version, member, "cd" * 32, kind=kind)
+    with pytest.raises(ChecksumError):
+        fetch_file(bad, download=False)
+    with pytest.raises(DataError, match="no member"):
+        pkg.read_member(next(archive_dir.iterdir()), "tinydata/missing.csv")
+
+
+def test_installed_distribution_is_read_in_place(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    with zipfile.ZipFile(build_wheel(tmp_path, "tinyinst")) as zf:
+        zf.extractall(site)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
+    pf = PackageFile("tinyinst", "7.7", "tinyinst/data/table.csv", SHA)
+    assert fetch_file(pf, download=False) == site / "tinyinst" / "data" / "table.csv"
