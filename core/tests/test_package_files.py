@@ -97,7 +97,7 @@ def test_wheel_download_verify_and_cache_reuse(offline_index, monkeypatch):
 def test_checksum_mismatch_is_an_error(offline_index):
     build_wheel(offline_index)
     pf = PackageFile("tinydata", "1.0", "tinydata/data/table.csv", "ab" * 32)
-    with pytest.raises(ChecksumError, match="checksum mismatch for tinydata==1.0"):
+    with pytest.raises(ChecksumError, match=r"checksum mismatch for tinydata==1\.0"):
         fetch_file(pf)
 
 
