@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from leanml.core import plugins as plugins_mod
 
 # A real (if small) plugin used to drive `run` and `compare`: two nearest-centroid

@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
+
 from leanml.core.cli import cli
 
 

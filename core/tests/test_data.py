@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
 from leanml.core import Dataset, InputError
 from leanml.core.builtin import load_shared
 

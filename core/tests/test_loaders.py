@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.datasets import dump_svmlight_file, load_svmlight_file
+
 from leanml.core import DataError
 from leanml.core.loaders import (
     dataset_from_file,
@@ -11,7 +13,6 @@ from leanml.core.loaders import (
     load_svmlight,
     load_text_lines,
 )
-from sklearn.datasets import dump_svmlight_file, load_svmlight_file
 
 
 def test_svmlight_matches_sklearn(tmp_path):

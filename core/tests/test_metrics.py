@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.stats
-from leanml.core import InputError, metrics
 from sklearn import metrics as skm
+
+from leanml.core import InputError, metrics
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from leanml.core import ChecksumError, DataError, FetchError, PackageFile, fetch_file
 from leanml.core import package_files as pkg
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from leanml.core import DatasetSpec, MetricSpec, RegistryError
 from leanml.core import plugins as plugins_mod
 from leanml.core.registry import Registry
