@@ -269,12 +269,13 @@ def dcd_svm(cols, y, v, n_cols, C, squared, tol, max_iter, seed, w, alpha):
     index = np.arange(n)
     active = n
     pg_max_old, pg_min_old = np.inf, -np.inf
-    np.random.seed(seed)
+    # njit code seeds Numba's own per-thread generator; Generator objects are not supported
+    np.random.seed(seed)  # noqa: NPY002
     it = 0
     while it < max_iter:
         pg_max_new, pg_min_new = -np.inf, np.inf
         for s in range(active):
-            j = s + np.random.randint(active - s)
+            j = s + np.random.randint(active - s)  # noqa: NPY002
             index[s], index[j] = index[j], index[s]
         s = 0
         while s < active:
