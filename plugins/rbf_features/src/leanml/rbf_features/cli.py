@@ -73,7 +73,9 @@ def fit_cmd(settings, dataset, model_path, grids, sigma, C, loss, penalty, scale
     ).fit(data.X_train, data.y_train)
     acc = float(np.mean(model.predict(data.X_test) == data.y_test))
     model_path.write_bytes(pickle.dumps(model))
-    echo(f"test accuracy {acc:.4f}; kappa {model.binning_.kappa_:.1f}; model saved to {model_path}")
+    console.print(
+        f"test accuracy {acc:.4f}; kappa {model.binning_.kappa_:.1f}; model saved to {model_path}"
+    )
 
 
 @rbf_features.command("predict")
@@ -91,7 +93,7 @@ def predict_cmd(model_path, data_file, output) -> None:
     labels = model.predict(X.tocsr())
     if output:
         output.write_text("\n".join(str(v) for v in labels) + "\n")
-    echo(f"accuracy against the file's labels: {np.mean(labels == y):.4f}")
+    console.print(f"accuracy against the file's labels: {np.mean(labels == y):.4f}")
 
 
 @rbf_features.command("convergence")
@@ -108,7 +110,7 @@ def convergence_cmd(settings, dataset, n_rows, grids, sigma, plot) -> None:
         data.X_train[:n_rows], sigma, [int(g) for g in grids.split(",")], seed=settings.seed
     )
     _print(f"||ZZ^T - K||_F / ||K||_F on {dataset}[:{n_rows}], sigma={sigma}", rows)
-    echo(f"slope of log error vs log R: {slope(rows):.3f}")
+    console.print(f"slope of log error vs log R: {slope(rows):.3f}")
     if plot:
         import matplotlib
 

@@ -42,7 +42,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="rb-ridge",
-            summary="Random Binning + ridge regression (block CD)",
+            summary="Random Binning + ridge regression (preconditioned CG)",
             factory=RBRegressor,
             tasks=("regression",),
             inputs=("dense", "sparse"),

@@ -1,0 +1,167 @@
+"""Solvers on RB features against scikit-learn / LIBLINEAR on the same matrix, and NumPy."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.svm import LinearSVC
+
+from leanml.core import ParameterError
+from leanml.rbf_features import RandomBinningFeatures, _reference
+from leanml.rbf_features import solvers as S
+
+
+@pytest.fixture(scope="module")
+def problem(banana):
+    X, y = banana.X_train[:1200], banana.y_train[:1200].astype(float)
+    rb = RandomBinningFeatures(64, sigma=1.0, random_state=0)
+    cols = rb.fit_transform_ids(X)
+    return S.RBDesign(cols, rb.grid_offsets_), rb.ids_to_csr(cols), y
+
+
+def rel(a: float, b: float) -> float:
+    return abs(a - b) / abs(b)
+
+
+def test_products_and_column_index_match_scipy(problem):
+    design, Z, _ = problem
+    rng = np.random.default_rng(0)
+    w, u = rng.normal(size=Z.shape[1]), rng.normal(size=Z.shape[0])
+    assert np.allclose(design.dot(w), Z @ w)
+    assert np.allclose(design.rdot(u), Z.T @ u)
+    ptr, rows = design.csc()
+    Zc = Z.tocsc()
+    assert np.array_equal(ptr, Zc.indptr)
+    for c in range(0, Z.shape[1], 37):
+        assert sorted(rows[ptr[c] : ptr[c + 1]]) == sorted(
+            Zc.indices[Zc.indptr[c] : Zc.indptr[c + 1]]
+        )
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_dcd_reaches_liblinear_objective(problem, squared):
+    design, Z, y = problem
+    C = 1.0
+    w = S.solve_svm(design, y, C, squared=squared, tol=1e-8, max_iter=100_000)
+    ref = LinearSVC(
+        C=C,
+        loss="squared_hinge" if squared else "hinge",
+        dual=True,
+        fit_intercept=False,
+        tol=1e-8,
+        max_iter=1_000_000,
+    ).fit(Z, y)
+    ours = S.svm_objective(design, y, w, C, squared)
+    theirs = S.svm_objective(design, y, ref.coef_.ravel(), C, squared)
+    assert rel(ours, theirs) <= 1e-4, (ours, theirs)
+
+
+def test_dcd_agrees_with_textbook_numpy_dcd(problem):
+    design, Z, y = problem
+    sub = slice(0, 300)
+    rb_cols = design.cols[sub]
+    small = S.RBDesign(rb_cols, design.grid_offsets)
+    w = S.solve_svm(small, y[sub], 0.5, tol=1e-10, max_iter=100_000)
+    w_ref = _reference.dcd_svm(Z[sub], y[sub], 0.5, squared=False, n_epochs=100)
+    f, f_ref = (
+        S.svm_objective(small, y[sub], w, 0.5, False),
+        S.svm_objective(small, y[sub], w_ref, 0.5, False),
+    )
+    assert rel(f, f_ref) <= 1e-4
+
+
+def test_logistic_reaches_liblinear_objective(problem):
+    design, Z, y = problem
+    w = S.solve_logistic(design, y, C=2.0, tol=1e-10)
+    ref = LogisticRegression(
+        solver="liblinear", C=2.0, fit_intercept=False, tol=1e-10, max_iter=10_000
+    )
+    ref.fit(Z, y)
+    ours = S.logistic_objective(design, y, w, 2.0)
+    theirs = S.logistic_objective(design, y, ref.coef_.ravel(), 2.0)
+    assert ours <= theirs * (1 + 1e-4), (ours, theirs)
+    assert rel(ours, theirs) <= 1e-4
+
+
+@pytest.mark.parametrize(
+    ("solver", "kw"),
+    [(S.solve_ridge_bcd, {"tol": 1e-12, "max_iter": 20_000}), (S.solve_ridge_cg, {})],
+)
+def test_ridge_reaches_sklearn_and_closed_form(problem, solver, kw):
+    design, Z, y = problem
+    alpha = 0.5
+    w = solver(design, y, alpha, **kw)
+    ref = Ridge(
+        alpha=alpha, fit_intercept=False, solver="sparse_cg", tol=1e-12, max_iter=10_000
+    ).fit(Z, y)
+    dense = Z.toarray()
+    closed = np.linalg.solve(dense.T @ dense + alpha * np.eye(Z.shape[1]), dense.T @ y)
+    ours = S.ridge_objective(design, y, w, alpha)
+    assert rel(ours, S.ridge_objective(design, y, ref.coef_, alpha)) <= 1e-4
+    assert rel(ours, S.ridge_objective(design, y, closed, alpha)) <= 1e-8
+    assert np.allclose(w, closed, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["squared_hinge", "logistic", "squared"])
+def test_l1_parallel_equals_sequential_and_any_thread_count(problem, loss):
+    design, Z, y = problem
+    C = 2.0
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        w1 = S.solve_l1(design, y, C, loss=loss, max_iter=30, tol=0.0)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        w2 = S.solve_l1(design, y, C, loss=loss, max_iter=30, tol=0.0)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(w1, w2)
+    assert S.l1_objective(design, y, w1, C, loss) == S.l1_objective(design, y, w2, C, loss)
+    w_seq = _reference.l1_prox_sweep(Z, y, np.zeros(Z.shape[1]), C, loss, n_epochs=30)
+    assert np.allclose(w1, w_seq, rtol=1e-9, atol=1e-12)
+    assert np.count_nonzero(w1) < w1.size  # the L1 step produces exact zeros
+
+
+def test_l1_squared_hinge_reaches_liblinear(problem):
+    design, Z, y = problem
+    C = 1.0
+    w = S.solve_l1(design, y, C, loss="squared_hinge", tol=1e-10, max_iter=5000)
+    ref = LinearSVC(
+        C=C,
+        penalty="l1",
+        loss="squared_hinge",
+        dual=False,
+        fit_intercept=False,
+        tol=1e-10,
+        max_iter=100_000,
+    ).fit(Z, y)
+    ours = S.l1_objective(design, y, w, C, "squared_hinge")
+    theirs = S.l1_objective(design, y, ref.coef_.ravel(), C, "squared_hinge")
+    assert rel(ours, theirs) <= 1e-4, (ours, theirs)
+
+
+def test_l1_objective_never_increases(problem):
+    design, _, y = problem
+    w = np.zeros(design.n_columns)
+    prev = S.l1_objective(design, y, w, 1.0, "logistic")
+    for _ in range(5):
+        w = S.solve_l1(design, y, 1.0, loss="logistic", max_iter=1, tol=0.0, w0=w)
+        cur = S.l1_objective(design, y, w, 1.0, "logistic")
+        assert cur <= prev + 1e-12
+        prev = cur
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d, y: S.solve_svm(d, y, C=0.0),
+        lambda d, y: S.solve_logistic(d, y, C=-1.0),
+        lambda d, y: S.solve_ridge_bcd(d, y, alpha=0.0),
+        lambda d, y: S.solve_l1(d, y, loss="hinge"),
+    ],
+)
+def test_bad_solver_parameters(problem, call):
+    design, _, y = problem
+    with pytest.raises(ParameterError):
+        call(design, y)
