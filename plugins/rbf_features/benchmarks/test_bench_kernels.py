@@ -33,10 +33,8 @@ def grids(mnist, bench_size):
 
 
 def _numba_bins(X, rb):
-    empty = np.zeros(1, dtype=np.int64)
-    return _kernels.fit_bins(
-        X, empty, empty, np.zeros(1), False, X.shape[0], rb._a, rb._b, rb._P, rb._key0, rb._c0
-    )
+    """Keys (parallel over rows) then per-grid open-addressing tables (parallel over grids)."""
+    return _kernels.fit_bins(rb._keys(X))
 
 
 @pytest.mark.benchmark(group="rb-feature-generation")

@@ -50,10 +50,8 @@ def test_feature_generation_throughput(bench_size, fixed_threads):
     n, R = (300, 8) if bench_size == "smoke" else (data.n_train, 128)
     X = data.X_train[:n] / 255.0
     rb = RandomBinningFeatures(R, sigma=40.0, random_state=0).fit(X[:10])
-    empty = np.zeros(1, dtype=np.int64)
-    args = (X, empty, empty, np.zeros(1), False, n, rb._a, rb._b, rb._P, rb._key0, rb._c0)
-    _kernels.fit_bins(*args)  # compile outside the timing
-    t_numba, _ = best_time(lambda: _kernels.fit_bins(*args))
+    _kernels.fit_bins(rb._keys(X))  # compile outside the timing
+    t_numba, _ = best_time(lambda: _kernels.fit_bins(rb._keys(X)))
     t_numpy, _ = best_time(lambda: _reference.fit_bins(X, rb._a, rb._b, rb._P), repeats=1)
     csr = sp.csr_matrix(X)
     t_sparse, _ = best_time(lambda: RandomBinningFeatures(R, sigma=40.0, random_state=0).fit(csr))

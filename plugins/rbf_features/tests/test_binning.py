@@ -9,7 +9,6 @@ import scipy.sparse as sp
 from leanml.core import InputError, ParameterError
 from leanml.rbf_features import (
     RandomBinningFeatures,
-    _kernels,
     _reference,
     kernel_matrix,
     sample_widths,
@@ -122,17 +121,13 @@ def test_large_index_space_uses_int64_when_needed():
     assert Z.indices.dtype == np.int64
 
 
-def test_numba_hash_matches_numpy_for_sparse_trick(rng):
+def test_numba_keys_match_numpy_for_dense_and_sparse(rng):
     X = rng.normal(size=(20, 6))
     X[X < 0.3] = 0.0
     rb = RandomBinningFeatures(8, sigma=1.0, random_state=0).fit(X)
-    keys = _reference.grid_keys(X, rb._a, rb._b, rb._P)
-    csr = sp.csr_matrix(X)
-    out = np.empty(20, dtype=np.uint64)
-    args = (np.empty((0, 6)), csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data)
-    for r in range(8):
-        _kernels._grid_keys(*args, True, rb._a, rb._b, rb._P, rb._key0, rb._c0, r, out)
-        assert np.array_equal(out, keys[r])
+    ref = _reference.grid_keys(X, rb._a, rb._b, rb._P).T
+    assert np.array_equal(rb._keys(X), ref)
+    assert np.array_equal(rb._keys(sp.csr_matrix(X)), ref)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,8 @@
 """Numba hot loops for Random Binning features and the solvers on them.
 
+Every kernel here has a plain NumPy counterpart in :mod:`._reference` that the tests
+compare it with.
+
 Notation (Wu et al., KDD 2016, Algorithm 1): for grid r and dimension j the bin index of x is
 c_rj(x) = floor((x_j - u_rj) / delta_rj) = floor(x_j * a_rj - b_rj) with a = 1/delta and
 b = u/delta. The d-vector of codes is folded into one 64-bit key with the additive hash
@@ -28,26 +31,35 @@ def _mix(h):
     return h ^ (h >> np.uint64(31))
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _code(x, a, b):
-    return np.int64(np.floor(x * a - b))
+@njit(cache=True, nogil=True, parallel=True)
+def bin_keys(X_dense, indptr, indices, data, sparse, n, aT, bT, PT, key0, c0T):
+    """Hashed bin keys of every row in every grid, shape (n, R).
 
-
-@njit(cache=True, nogil=True)
-def _key_dense(X, i, a, b, P, r):
-    acc = np.uint64(0)
-    for j in range(X.shape[1]):
-        acc += np.uint64(_code(X[i, j], a[r, j], b[r, j])) * P[r, j]
-    return _mix(acc)
-
-
-@njit(cache=True, nogil=True)
-def _key_csr(indptr, indices, data, i, a, b, P, r, key0, c0):
-    acc = key0[r]
-    for p in range(indptr[i], indptr[i + 1]):
-        j = indices[p]
-        acc += np.uint64(_code(data[p], a[r, j], b[r, j]) - c0[r, j]) * P[r, j]
-    return _mix(acc)
+    Rows run in parallel; the grid loop is innermost over the transposed (d, R) parameter
+    arrays, so it is contiguous and vectorises. For CSR input only the non-zeros are
+    visited: key = key0 + sum_{j in nnz(x)} (c_j(x_j) - c_j(0)) P_j, which equals the dense key
+    exactly because the hash is additive (mod 2^64).
+    """
+    R = aT.shape[1]
+    keys = np.empty((n, R), dtype=np.uint64)
+    for i in prange(n):
+        acc = np.empty(R, dtype=np.uint64)
+        if sparse:
+            acc[:] = key0
+            for p in range(indptr[i], indptr[i + 1]):
+                j, x = indices[p], data[p]
+                for r in range(R):
+                    code = np.int64(np.floor(x * aT[j, r] - bT[j, r])) - c0T[j, r]
+                    acc[r] += np.uint64(code) * PT[j, r]
+        else:
+            acc[:] = 0
+            for j in range(X_dense.shape[1]):
+                x = X_dense[i, j]
+                for r in range(R):
+                    acc[r] += np.uint64(np.int64(np.floor(x * aT[j, r] - bT[j, r]))) * PT[j, r]
+        for r in range(R):
+            keys[i, r] = _mix(acc[r])
+    return keys
 
 
 @njit(cache=True, nogil=True)
@@ -95,37 +107,25 @@ def _probe(table_keys, table_ids, start, cap, k):
         slot = (slot + np.uint64(1)) & mask
 
 
-@njit(cache=True, nogil=True)
-def _grid_keys(X_dense, indptr, indices, data, sparse, a, b, P, key0, c0, r, out):
-    n = out.shape[0]
-    for i in range(n):
-        if sparse:
-            out[i] = _key_csr(indptr, indices, data, i, a, b, P, r, key0, c0)
-        else:
-            out[i] = _key_dense(X_dense, i, a, b, P, r)
-
-
 @njit(cache=True, nogil=True, parallel=True)
-def fit_bins(X_dense, indptr, indices, data, sparse, n, a, b, P, key0, c0):
-    """Bin the training rows of every grid.
+def fit_bins(keys):
+    """Number the bins of every grid from the (n, R) training keys.
 
     Returns
     -------
-    local_ids : (R, n) int64, compact per-grid bin id of each row
+    local_ids : (R, n) int64, compact per-grid bin id of each row (first-seen order)
     kappa : (R,) int64, non-empty bins per grid
     table_keys, table_ids : flat open-addressing tables, one per grid, for ``transform``
     table_start, table_cap : where grid r's table starts and its (power-of-two) size
     """
-    R = a.shape[0]
+    n, R = keys.shape
     local = np.empty((R, n), dtype=np.int64)
     kappa = np.empty(R, dtype=np.int64)
-    keys_all = np.empty((R, n), dtype=np.uint64)
     cap = _capacity(n)
     for r in prange(R):
         scratch_keys = np.empty(cap, dtype=np.uint64)
         scratch_ids = np.empty(cap, dtype=np.int64)
-        _grid_keys(X_dense, indptr, indices, data, sparse, a, b, P, key0, c0, r, keys_all[r])
-        kappa[r] = _fit_grid(keys_all[r], local[r], scratch_keys, scratch_ids)
+        kappa[r] = _fit_grid(keys[:, r], local[r], scratch_keys, scratch_ids)
     table_cap = np.empty(R, dtype=np.int64)
     table_start = np.zeros(R + 1, dtype=np.int64)
     for r in range(R):
@@ -136,7 +136,7 @@ def fit_bins(X_dense, indptr, indices, data, sparse, n, a, b, P, key0, c0):
     for r in prange(R):
         start, mask = table_start[r], np.uint64(table_cap[r] - 1)
         for i in range(n):
-            k = keys_all[r, i]
+            k = keys[i, r]
             slot = k & mask
             while True:
                 s = table_keys[start + slot]
@@ -151,32 +151,15 @@ def fit_bins(X_dense, indptr, indices, data, sparse, n, a, b, P, key0, c0):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def transform_bins(
-    X_dense,
-    indptr,
-    indices,
-    data,
-    sparse,
-    n,
-    a,
-    b,
-    P,
-    key0,
-    c0,
-    table_keys,
-    table_ids,
-    table_start,
-    table_cap,
-):
-    """Per-grid local bin ids of new rows; -1 where a row falls in a bin unseen at fit."""
-    R = a.shape[0]
-    local = np.empty((R, n), dtype=np.int64)
-    for r in prange(R):
-        keys = np.empty(n, dtype=np.uint64)
-        _grid_keys(X_dense, indptr, indices, data, sparse, a, b, P, key0, c0, r, keys)
-        for i in range(n):
-            local[r, i] = _probe(table_keys, table_ids, table_start[r], table_cap[r], keys[i])
-    return local
+def transform_bins(keys, offsets, table_keys, table_ids, table_start, table_cap):
+    """(n, R) global column ids of new rows' keys; -1 where a bin was unseen at fit."""
+    n, R = keys.shape
+    cols = np.empty((n, R), dtype=np.int64)
+    for i in prange(n):
+        for r in range(R):
+            loc = _probe(table_keys, table_ids, table_start[r], table_cap[r], keys[i, r])
+            cols[i, r] = loc + offsets[r] if loc >= 0 else -1
+    return cols
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -320,6 +303,19 @@ def dcd_svm(cols, y, v, n_cols, C, squared, tol, max_iter, seed, w, alpha):
         pg_max_old = pg_max_new if pg_max_new > 0 else np.inf
         pg_min_old = pg_min_new if pg_min_new < 0 else -np.inf
     return it
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def dcd_svm_classes(cols, Y, v, n_cols, C, squared, tol, max_iter, seed, W):
+    """One-vs-rest: ``dcd_svm`` for each row of ``Y`` (+1/-1 targets), classes in parallel.
+
+    Each class reseeds Numba's generator with ``seed``, so the result does not depend on
+    which thread runs it.
+    """
+    K, n = Y.shape
+    for k in prange(K):
+        alpha = np.zeros(n)
+        dcd_svm(cols, Y[k], v, n_cols, C, squared, tol, max_iter, seed, W[k], alpha)
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -172,13 +172,22 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------
 
-    def _args(self, X: Any) -> tuple[Any, ...]:
-        """Kernel arguments for dense or CSR ``X`` (the unused layout gets empty arrays)."""
+    def _keys(self, X: Any) -> np.ndarray:
+        """(n, R) hashed bin keys of dense or CSR ``X``."""
         if sp.issparse(X):
-            dense = np.empty((0, X.shape[1]))
-            return dense, X.indptr.astype(np.int64), X.indices.astype(np.int64), X.data, True
-        empty_i = np.zeros(1, dtype=np.int64)
-        return X, empty_i, empty_i, np.zeros(1), False
+            layout = (
+                np.empty((0, X.shape[1])),
+                X.indptr.astype(np.int64),
+                X.indices.astype(np.int64),
+                X.data,
+                True,
+            )
+        else:
+            empty = np.zeros(1, dtype=np.int64)
+            layout = (X, empty, empty, np.zeros(1), False)
+        return _kernels.bin_keys(
+            *layout, X.shape[0], self._aT, self._bT, self._PT, self._key0, self._c0T
+        )
 
     def _check_range(self, X: Any) -> None:
         values = X.data if sp.issparse(X) else X
@@ -201,14 +210,16 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         X = _validate_X(X)
         self.n_features_in_ = X.shape[1]
         self._a, self._b, self._P = self._grid_params(X.shape[1])
-        # codes of the value 0, for the sparse trick: only non-zeros change a row's key
-        self._c0 = np.floor(-self._b).astype(np.int64)
-        with np.errstate(over="ignore"):
-            self._key0 = (self._c0.astype(np.uint64) * self._P).sum(axis=1, dtype=np.uint64)
-        self._check_range(X)
-        local, kappa, tk, tid, tstart, tcap = _kernels.fit_bins(
-            *self._args(X), X.shape[0], self._a, self._b, self._P, self._key0, self._c0
+        # the kernels loop over grids innermost: keep (d, R) copies
+        self._aT, self._bT, self._PT = (
+            np.ascontiguousarray(m.T) for m in (self._a, self._b, self._P)
         )
+        # codes of the value 0, for the sparse trick: only non-zeros change a row's key
+        self._c0T = np.floor(-self._bT).astype(np.int64)
+        with np.errstate(over="ignore"):
+            self._key0 = (self._c0T.astype(np.uint64) * self._PT).sum(axis=0, dtype=np.uint64)
+        self._check_range(X)
+        local, kappa, tk, tid, tstart, tcap = _kernels.fit_bins(self._keys(X))
         self._tables = (tk, tid, tstart, tcap)
         self.n_bins_per_grid_ = kappa
         self.grid_offsets_ = np.concatenate([[0], np.cumsum(kappa)]).astype(np.int64)
@@ -249,7 +260,10 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
             ``cols[i, r]`` is the column of the bin row i falls in within grid r, or -1 when
             that bin held no training point (the row then has no feature for that grid).
         """
-        return _kernels.to_columns(self._local_ids(X), self.grid_offsets_[:-1])
+        check_is_fitted(self, "n_columns_")
+        X = _validate_X(X, self.n_features_in_)
+        self._check_range(X)
+        return _kernels.transform_bins(self._keys(X), self.grid_offsets_[:-1], *self._tables)
 
     def fit_transform_ids(self, X: Any) -> np.ndarray:
         """``fit(X)`` then the compact column ids of the training rows (no second binning)."""

@@ -158,11 +158,6 @@ class RBClassifier(ClassifierMixin, _RBBase):
         solver, kw = self._solver(), {"max_iter": self.max_iter}
         if self.tol is not None:
             kw["tol"] = self.tol
-        if solver == "dcd":
-            seed = int(np.random.default_rng(self.random_state).integers(2**31))
-            return solvers.solve_svm(
-                design, y, self.C, squared=self.loss == "squared_hinge", random_state=seed, **kw
-            )
         if solver == "newton":
             return solvers.solve_logistic(design, y, self.C, w0=w0, **kw)
         return solvers.solve_l1(design, y, self.C, loss=self.loss, w0=w0, **kw)
@@ -189,6 +184,19 @@ class RBClassifier(ClassifierMixin, _RBBase):
             else [np.where(encoded == k, 1.0, -1.0) for k in range(len(classes))]
         )
         start = _carry(old_coef, carry) if carry is not None and old_coef is not None else None
+        if self._solver() == "dcd":  # dual CD has no primal warm start; classes run in parallel
+            seed = int(np.random.default_rng(self.random_state).integers(2**31))
+            kw = {} if self.tol is None else {"tol": self.tol}
+            self.coef_ = solvers.solve_svm_classes(
+                design,
+                np.stack(targets),
+                self.C,
+                squared=self.loss == "squared_hinge",
+                max_iter=self.max_iter,
+                random_state=seed,
+                **kw,
+            )
+            return self
         coefs = [
             self._train_one(design, t, None if start is None else start[:, k])
             for k, t in enumerate(targets)

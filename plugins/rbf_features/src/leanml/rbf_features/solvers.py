@@ -36,6 +36,7 @@ __all__ = [
     "solve_ridge_bcd",
     "solve_ridge_cg",
     "solve_svm",
+    "solve_svm_classes",
     "svm_objective",
 ]
 
@@ -121,6 +122,36 @@ def solve_svm(
         alpha,
     )
     return w
+
+
+def solve_svm_classes(
+    design: RBDesign,
+    Y: np.ndarray,
+    C: float = 1.0,
+    squared: bool = False,
+    tol: float = 0.1,
+    max_iter: int = 1000,
+    random_state: int = 0,
+) -> np.ndarray:
+    """One-vs-rest :func:`solve_svm` for each row of ``Y`` (K x n, +1/-1), in parallel.
+
+    Returns the (D, K) weight matrix; identical to K sequential calls.
+    """
+    _check_C(C)
+    W = np.zeros((Y.shape[0], design.n_columns))
+    _kernels.dcd_svm_classes(
+        design.cols,
+        np.ascontiguousarray(Y, dtype=np.float64),
+        design.value,
+        design.n_columns,
+        float(C),
+        bool(squared),
+        float(tol),
+        int(max_iter),
+        int(random_state),
+        W,
+    )
+    return W.T
 
 
 def logistic_objective(design: RBDesign, y: np.ndarray, w: np.ndarray, C: float) -> float:
