@@ -110,7 +110,7 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         Per-dimension kernel, see :data:`KERNELS`. RB cannot produce the Gaussian or the L2
         Laplacian: they are not products of convex per-dimension kernels.
     random_state : int, Generator or None
-        Seed. Grid r's parameters depend only on the seed and r, so a larger ``n_grids``
+        Seed. With an integer seed, grid r's parameters depend only on the seed and r, so a larger ``n_grids``
         with the same seed extends the same grids (used by ``warm_start``).
     dtype : numpy dtype, default=np.float64
         dtype of the values of the CSR output. Binning is always done in float64, so float32
@@ -155,15 +155,12 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
             raise ParameterError(f"unknown kernel {self.kernel!r}; choose one of {sorted(KERNELS)}")
 
     def _grid_params(self, n_features: int) -> tuple[np.ndarray, ...]:
-        seed = self.random_state
-        if isinstance(seed, np.random.Generator):
-            seed = int(seed.integers(2**63))
-        root = np.random.SeedSequence(seed)
+        # One stream, drawn grid by grid: the first R grids are the same for any n_grids.
+        rng = np.random.default_rng(self.random_state)
         R, d = int(self.n_grids), n_features
         a, b = np.empty((R, d)), np.empty((R, d))
         P = np.empty((R, d), dtype=np.uint64)
-        for r, child in enumerate(root.spawn(R)):
-            rng = np.random.default_rng(child)
+        for r in range(R):
             delta = sample_widths(self.kernel, float(self.sigma), d, rng)
             u = rng.random(d) * delta
             a[r], b[r] = 1.0 / delta, u / delta
