@@ -110,8 +110,8 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         Per-dimension kernel, see :data:`KERNELS`. RB cannot produce the Gaussian or the L2
         Laplacian: they are not products of convex per-dimension kernels.
     random_state : int, Generator or None
-        Seed. With an integer seed, grid r's parameters depend only on the seed and r, so a larger ``n_grids``
-        with the same seed extends the same grids (used by ``warm_start``).
+        Seed. With an integer seed, grid r's parameters depend only on the seed and r, so
+        a larger ``n_grids`` with the same seed extends the same grids (``warm_start``).
     dtype : numpy dtype, default=np.float64
         dtype of the values of the CSR output. Binning is always done in float64, so float32
         and float64 copies of the same data fall in the same bins.
