@@ -420,9 +420,9 @@ def demo_cmd(settings: Settings, names: tuple[str, ...], quick: bool) -> None:
             continue
         seconds = time.perf_counter() - t0
         if rows:
-            _table(
-                f"{spec.name} ({seconds:.1f} s)", list(rows[0]), [list(r.values()) for r in rows]
-            )
+            columns = list(dict.fromkeys(key for row in rows for key in row))
+            title = f"{spec.name} ({seconds:.1f} s)"
+            _table(title, columns, [[row.get(c) for c in columns] for row in rows])
         (out / "results.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
     if failed:
         raise click.ClickException(f"demo(s) failed: {', '.join(failed)}")
