@@ -245,7 +245,7 @@ class RepresenterExplainer:
         mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=tuple(Fk.shape))
         mm[:] = Fk.numpy()
         mm.flush()
-        self.train_features_ = torch.from_numpy(np.load(path, mmap_mode="r"))
+        self.train_features_ = torch.from_numpy(np.load(path, mmap_mode="r+"))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "alpha_"):

@@ -184,10 +184,10 @@ def fit_head(
     iterations = int(opt.state[opt._params[0]].get("n_iter", 0))
     grads = head_gradient(F, T, params[0], params[1] if len(params) == 2 else None, lmbda)
     gmax = max(float(g.abs().max()) for g in grads)
-    if gmax > gtol and small:
+    if gmax > gtol and small and iterations < max_iter:
         # near float64 precision L-BFGS can crawl (a free bias leaves softmax's shift
         # direction flat); a few exact Newton steps finish the job on small heads
-        gmax, extra = _newton_polish(F, T, params, lmbda, gtol)
+        gmax, extra = _newton_polish(F, T, params, lmbda, gtol, min(30, max_iter - iterations))
         iterations += extra
     if gmax > gtol:
         raise NotConvergedError(

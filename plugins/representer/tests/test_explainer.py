@@ -1,0 +1,157 @@
+"""Exactness of the decomposition, stationarity gate, sign rules, streaming, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from leanml.core import InputError, ParameterError
+from leanml.representer import NotConvergedError, RepresenterExplainer
+from leanml.representer._kernels import stream_topk, topk_reference
+
+
+def as_t(a):
+    return torch.as_tensor(a, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("bias", ["regularized", "free"])
+def test_decomposition_reproduces_head_logits(digits, mlp, bias):
+    d, Xtr, Xte = digits
+    ex = RepresenterExplainer(mlp, mlp.features, mlp.head, bias=bias).fit(as_t(Xtr), d.y_train)
+    logits = ex.logits(as_t(Xte))
+    rebuilt = ex.decompose(as_t(Xte[:50])).sum(dim=1) + ex.bias_
+    assert (rebuilt - logits[:50]).abs().max() <= 1e-5
+    exp = ex.explain(as_t(Xte), k=5)
+    assert (exp.logit - logits.gather(1, exp.target[:, None]).squeeze(1)).abs().max() <= 1e-5
+    # W = F^T alpha (the representer theorem) and, with a free bias, sum_i alpha_i = 0
+    assert ex.decomposition_residual_ <= 1e-5
+    if bias == "free":  # sum_i alpha_i = -grad_b / (2 lambda): zero up to the stationarity reached
+        assert ex.alpha_.sum(dim=0).abs().max() <= ex.grad_max_ / (2 * ex.lmbda) + 1e-15
+    assert ex.agreement_["argmax"] > 0.97 and ex.agreement_["pearson"] > 0.99
+
+
+def test_non_converged_head_is_detected(digits, mlp):
+    d, Xtr, _ = digits
+    with pytest.raises(NotConvergedError, match="not stationary"):
+        RepresenterExplainer(mlp, mlp.features, mlp.head, max_iter=3).fit(as_t(Xtr), d.y_train)
+
+
+def test_sign_rules_with_relu_features_and_hard_labels(digits, mlp):
+    d, Xtr, Xte = digits
+    ex = RepresenterExplainer(mlp, mlp.features, mlp.head, targets="labels", bias="free")
+    ex.fit(as_t(Xtr), d.y_train)
+    own = torch.nn.functional.one_hot(torch.as_tensor(d.y_train), 10).bool()
+    assert (ex.alpha_[own] >= 0).all() and (ex.alpha_[~own] <= 0).all()
+    assert ex.alpha_.sum(dim=1).abs().max() <= 1e-15
+    F, Ft = ex.train_features_, ex.features(as_t(Xte[:20]))
+    assert (Ft @ F.T >= 0).all()  # ReLU features: the kernel is non-negative
+    contrib = ex.decompose(as_t(Xte[:20]))  # (B, n, C)
+    same = torch.as_tensor(d.y_train)[None, :] == torch.arange(10)[:, None]  # (C, n)
+    for c in range(10):
+        assert (contrib[:, same[c], c] >= 0).all() and (contrib[:, ~same[c], c] <= 0).all()
+
+
+@pytest.mark.parametrize("lmbda", [0.0, -1.0, 1e-12, float("nan")])
+def test_lambda_guarded(mlp, lmbda):
+    with pytest.raises(ParameterError, match="lmbda"):
+        RepresenterExplainer(mlp, mlp.features, mlp.head, lmbda=lmbda)
+
+
+def test_streaming_topk_equals_full_matrix():
+    g = torch.Generator().manual_seed(0)
+    F, Ft = (
+        torch.rand(1000, 12, generator=g, dtype=torch.float64),
+        torch.rand(7, 12, generator=g, dtype=torch.float64),
+    )
+    alpha = torch.randn(1000, 4, generator=g, dtype=torch.float64)
+    target = torch.tensor([0, 1, 2, 3, 0, 1, 2])
+    chunks = [(s, F[s : s + 97], alpha[s : s + 97]) for s in range(0, 1000, 97)]
+    got = stream_topk(Ft, chunks, target, 6)
+    ref = topk_reference(Ft, F, alpha, target, 6)
+    for a, b in zip(got, ref, strict=True):
+        assert torch.allclose(a.to(b.dtype), b) if a.is_floating_point() else torch.equal(a, b)
+
+
+def test_memory_mapped_features_and_chunks_give_the_same_answer(digits, mlp, tmp_path):
+    d, Xtr, Xte = digits
+    a = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr), d.y_train)
+    b = RepresenterExplainer(mlp, mlp.features, mlp.head, chunk_size=100, mmap_dir=tmp_path)
+    b.fit(as_t(Xtr), d.y_train)
+    ea, eb = a.explain(as_t(Xte[:30]), k=4), b.explain(as_t(Xte[:30]), k=4)
+    assert torch.equal(ea.excitatory_index, eb.excitatory_index)
+    assert torch.allclose(ea.logit, eb.logit, atol=1e-10)
+    assert (tmp_path / "representer_train_features.npy").is_file()
+
+
+def test_sensitivity_matches_finite_differences(digits, mlp):
+    d, Xtr, Xte = digits
+    ex = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr), d.y_train)
+    x = torch.as_tensor(Xte[0], dtype=torch.float64)
+    mlp64 = mlp.double()
+    try:
+        grad = ex.sensitivity(x, index=5, target=3)
+
+        def contribution(v):
+            f = ex.features(v[None])[0]
+            return float(ex.alpha_[5, 3] * (f @ ex.train_features_[5]))
+
+        for j in (10, 20, 35):
+            e = torch.zeros_like(x)
+            e[j] = 1e-6
+            fd = (contribution(x + e) - contribution(x - e)) / 2e-6
+            assert abs(fd - float(grad[j])) <= 1e-6 + 1e-4 * abs(fd)
+    finally:
+        mlp64.float()
+
+
+def test_self_importance(digits, mlp):
+    d, Xtr, _ = digits
+    ex = RepresenterExplainer(mlp, mlp.features, mlp.head, targets="labels").fit(
+        as_t(Xtr), d.y_train
+    )
+    imp = ex.self_importance()
+    own = ex.alpha_[torch.arange(len(d.y_train)), torch.as_tensor(d.y_train)]
+    assert torch.allclose(imp["alpha"], own.abs())
+    assert imp["self"].shape == (len(d.y_train),)
+
+
+class Conv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.ReLU()
+        self.head = nn.Conv1d(1, 2, 1)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def test_bad_inputs(digits, mlp):
+    d, Xtr, Xte = digits
+    with pytest.raises(InputError, match=r"must be a torch\.nn\.Linear"):
+        RepresenterExplainer(Conv(), Conv().features, Conv().head)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(as_t(Xtr)), shuffle=True)
+    with pytest.raises(InputError, match="shuffles"):
+        RepresenterExplainer(mlp, mlp.features, mlp.head).fit(loader)
+    bad = as_t(Xtr).clone()
+    bad[3, 5] = float("nan")
+    with pytest.raises(InputError, match="NaN"):
+        RepresenterExplainer(mlp, mlp.features, mlp.head).fit(bad)
+    with pytest.raises(InputError, match="empty training set"):
+        RepresenterExplainer(mlp, mlp.features, mlp.head).fit(torch.zeros(0, 64))
+    with pytest.raises(InputError, match="labels must be in"):
+        RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr[:20]), np.full(20, 12))
+    ex = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr), d.y_train)
+    with pytest.raises(InputError, match=r"target class must be in 0\.\.9"):
+        ex.explain(as_t(Xte[:3]), target=10)
+    with pytest.raises(InputError, match="feature_layer gives 32 features but classifier_layer"):
+        RepresenterExplainer(mlp, mlp.features, nn.Linear(16, 10)).fit(as_t(Xtr))
+
+
+def test_unshuffled_loader_equals_tensor(digits, mlp):
+    d, Xtr, _ = digits
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(as_t(Xtr)), batch_size=100)
+    a = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(loader, d.y_train)
+    b = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr), d.y_train)
+    assert torch.allclose(a.alpha_, b.alpha_)
