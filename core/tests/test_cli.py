@@ -132,6 +132,31 @@ def test_checksum_and_unreachable_index_via_cli(test_plugins, monkeypatch):
     assert "is a package index reachable" in line
 
 
+def test_checksum_mismatch_via_cli(test_plugins, tmp_path, monkeypatch):
+    """`bad-checksum` points at leanml-no-such-dist 1.0, served here from a local folder."""
+    import zipfile
+
+    links = tmp_path / "links"
+    links.mkdir()
+    info = "leanml_no_such_dist-1.0.dist-info"
+    with zipfile.ZipFile(links / "leanml_no_such_dist-1.0-py3-none-any.whl", "w") as zf:
+        zf.writestr("x/y.txt", "not the registered bytes")
+        zf.writestr(
+            f"{info}/METADATA", "Metadata-Version: 2.1\nName: leanml-no-such-dist\nVersion: 1.0\n"
+        )
+        zf.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        zf.writestr(f"{info}/RECORD", "")
+    for var in ("PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "PIP_CONSTRAINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    line = one_line_error(invoke("--quiet", "datasets", "fetch", "bad-checksum"))
+    assert "checksum mismatch for leanml-no-such-dist==1.0:x/y.txt" in line
+
+
 def test_debug_shows_traceback(test_plugins):
     with pytest.raises(Exception, match="unknown model"):
         CliRunner().invoke(cli, ["--debug", "run", "nope", "-d", "wine"], catch_exceptions=False)
