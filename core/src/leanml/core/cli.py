@@ -8,16 +8,16 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from . import __version__, console
 from .compare import RunRecord, compare, default_metrics, parse_params, plot_quality_time, run_model
+from .console import print_rows, print_table
 from .errors import LeanmlError, ParameterError
 from .loaders import dataset_from_file, looks_like_file
 from .plugins import Plugins, get_plugins
@@ -122,23 +122,6 @@ def cli(
         _set_threads(threads)
 
 
-def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*[_fmt(v) for v in row])
-    console.console.print(table)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if value is None:
-        return "-"
-    return str(value)
-
-
 def _write_json(settings: Settings, stem: str, payload: Any) -> Path:
     settings.out.mkdir(parents=True, exist_ok=True)
     path = settings.out / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -158,7 +141,9 @@ def plugins_cmd() -> None:
             status = "ok"
             what = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.registers.items() if v)
         rows.append((info.name, info.distribution, info.version, status, what))
-    _table("leanml plugins", ("plugin", "distribution", "version", "status", "registers"), rows)
+    print_table(
+        "leanml plugins", ("plugin", "distribution", "version", "status", "registers"), rows
+    )
 
 
 @cli.group("datasets", invoke_without_command=True)
@@ -173,7 +158,7 @@ def datasets_cmd(ctx: click.Context) -> None:
 def datasets_list() -> None:
     """List registered data sets."""
     rows = [(d.name, d.plugin, d.task, d.size, d.summary) for d in get_plugins().datasets]
-    _table("datasets", ("name", "plugin", "task", "size", "summary"), rows)
+    print_table("datasets", ("name", "plugin", "task", "size", "summary"), rows)
 
 
 @datasets_cmd.command("info")
@@ -192,7 +177,7 @@ def datasets_info(name: str) -> None:
     ]
     rows += [("file", f"{pf} sha256={pf.sha256[:12]}…") for pf in spec.files]
     rows += [(k, v) for k, v in spec.metadata.items()]
-    _table(f"dataset {name}", ("field", "value"), rows)
+    print_table(f"dataset {name}", ("field", "value"), rows)
 
 
 @datasets_cmd.command("fetch")
@@ -212,14 +197,14 @@ def datasets_fetch(names: tuple[str, ...], fetch_all: bool) -> None:
         console.echo(f"{name}: {pf} -> {path}")
 
 
-def _registry_table(kind: str, columns: Sequence[str], getter: Any) -> None:
-    _table(kind, columns, [getter(e) for e in get_plugins().registry(kind)])
+def _registryprint_table(kind: str, columns: Sequence[str], getter: Any) -> None:
+    print_table(kind, columns, [getter(e) for e in get_plugins().registry(kind)])
 
 
 @cli.command("models")
 def models_cmd() -> None:
     """Registered models (estimators and peers)."""
-    _registry_table(
+    _registryprint_table(
         "models",
         ("name", "plugin", "tasks", "inputs", "summary"),
         lambda m: (m.name, m.plugin, ",".join(m.tasks), ",".join(m.inputs), m.summary),
@@ -229,7 +214,7 @@ def models_cmd() -> None:
 @cli.command("solvers")
 def solvers_cmd() -> None:
     """Registered solvers."""
-    _registry_table(
+    _registryprint_table(
         "solvers",
         ("name", "plugin", "problem", "summary"),
         lambda s: (s.name, s.plugin, s.problem, s.summary),
@@ -239,7 +224,7 @@ def solvers_cmd() -> None:
 @cli.command("metrics")
 def metrics_cmd() -> None:
     """Registered metrics."""
-    _registry_table(
+    _registryprint_table(
         "metrics",
         ("name", "plugin", "direction", "needs", "tasks", "summary"),
         lambda m: (
@@ -331,7 +316,7 @@ def run_cmd(
         settings.threads,
     )
     cols, rows = _record_rows([record], with_ratios=False)
-    _table(f"{model} on {dataset}", cols, rows)
+    print_table(f"{model} on {dataset}", cols, rows)
     path = _write_json(settings, f"run-{model}-{dataset}", record.to_dict())
     console.echo(f"record: {path}")
 
@@ -382,7 +367,7 @@ def compare_cmd(
         specs, data, metrics, per_model, settings.seed, settings.threads, console.progress
     )
     cols, rows = _record_rows(records, with_ratios=True)
-    _table(f"compare on {dataset} (ratios to {names[0]})", cols, rows)
+    print_table(f"compare on {dataset} (ratios to {names[0]})", cols, rows)
     payload = {"dataset": data.summary(), "runs": [r.to_dict() for r in records]}
     path = _write_json(settings, f"compare-{dataset}", payload)
     console.echo(f"record: {path}")
@@ -420,9 +405,7 @@ def demo_cmd(settings: Settings, names: tuple[str, ...], quick: bool) -> None:
             continue
         seconds = time.perf_counter() - t0
         if rows:
-            columns = list(dict.fromkeys(key for row in rows for key in row))
-            title = f"{spec.name} ({seconds:.1f} s)"
-            _table(title, columns, [[row.get(c) for c in columns] for row in rows])
+            print_rows(f"{spec.name} ({seconds:.1f} s)", rows)
         (out / "results.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
     if failed:
         raise click.ClickException(f"demo(s) failed: {', '.join(failed)}")

@@ -6,13 +6,14 @@ Progress bars show only on a terminal and never with ``--quiet``; piped output s
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import track as _rich_track
+from rich.table import Table
 
-__all__ = ["console", "echo", "is_quiet", "progress", "set_quiet"]
+__all__ = ["console", "echo", "is_quiet", "print_rows", "print_table", "progress", "set_quiet"]
 
 T = TypeVar("T")
 
@@ -45,3 +46,25 @@ def progress(iterable: Iterable[T], description: str = "", total: int | None = N
     yield from _rich_track(
         iterable, description=description, total=total, console=Console(stderr=True), transient=True
     )
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Print a rich table (results are printed even with ``--quiet``)."""
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(str(col), overflow="fold")
+    for row in rows:
+        table.add_row(*[_cell(v) for v in row])
+    console.print(table)
+
+
+def print_rows(title: str, rows: Sequence[Mapping[str, object]]) -> None:
+    """Print records as a table; columns are the union of their keys, first seen first."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    print_table(title, columns, [[row.get(c) for c in columns] for row in rows])

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import click
 import numpy as np
-from rich.table import Table
 
 from leanml.core import DataError, load_dataset
-from leanml.core.console import console, echo, progress
+from leanml.core.console import console, echo, print_rows, progress
 from leanml.core.loaders import dataset_from_file, load_svmlight, looks_like_file
 
 from .estimators import RBClassifier
@@ -29,15 +28,6 @@ def _data(name: str, seed: int, scale: bool):
     if scale:
         data = minmax(data)
     return data
-
-
-def _print(title: str, rows: list[dict]) -> None:
-    table = Table(title=title, title_justify="left")
-    for col in rows[0]:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()])
-    console.print(table)
 
 
 @click.group("rbf-features")
@@ -109,7 +99,7 @@ def convergence_cmd(settings, dataset, n_rows, grids, sigma, plot) -> None:
     rows = convergence(
         data.X_train[:n_rows], sigma, [int(g) for g in grids.split(",")], seed=settings.seed
     )
-    _print(f"||ZZ^T - K||_F / ||K||_F on {dataset}[:{n_rows}], sigma={sigma}", rows)
+    print_rows(f"||ZZ^T - K||_F / ||K||_F on {dataset}[:{n_rows}], sigma={sigma}", rows)
     console.print(f"slope of log error vs log R: {slope(rows):.3f}")
     if plot:
         import matplotlib
@@ -153,7 +143,7 @@ def sweep_cmd(settings, dataset, grids, sigma, C, scale, exact) -> None:
         seed=settings.seed,
         progress=progress,
     )
-    _print(f"{dataset}: accuracy and fit+predict seconds against R", rows)
+    print_rows(f"{dataset}: accuracy and fit+predict seconds against R", rows)
     settings.out.mkdir(parents=True, exist_ok=True)
     path = settings.out / f"rbf-sweep-{dataset.replace('/', '_')}.json"
     path.write_text(json.dumps(rows, indent=2))

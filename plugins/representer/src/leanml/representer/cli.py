@@ -9,25 +9,15 @@ from pathlib import Path
 import click
 import numpy as np
 import torch
-from rich.table import Table
 
 from leanml.core import InputError, load_dataset
-from leanml.core.console import console, echo, progress
+from leanml.core.console import console, echo, print_rows, progress
 
 from .debugging import flip_and_fix, summarise
 from .explainer import RepresenterExplainer
 from .models import train_mlp
 
 __all__ = ["representer"]
-
-
-def _print(title: str, rows: list[dict]) -> None:
-    table = Table(title=title, title_justify="left")
-    for col in rows[0]:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()])
-    console.print(table)
 
 
 def _scaled(name: str, seed: int):
@@ -106,7 +96,7 @@ def explain_cmd(
                 ),
             }
         )
-    _print(
+    print_rows(
         f"representer points (head max|grad| {explainer.grad_max_:.1e}, "
         f"decomposition residual {explainer.decomposition_residual_:.1e})",
         rows,
@@ -168,7 +158,7 @@ def debug_cmd(settings, dataset, flip_rate, fractions, seeds, lmbda, plot) -> No
         progress=progress,
     )
     summary = summarise(rows)
-    _print(f"{dataset}: {flip_rate:.0%} of labels flipped, mean over {seeds} seeds", summary)
+    print_rows(f"{dataset}: {flip_rate:.0%} of labels flipped, mean over {seeds} seeds", summary)
     settings.out.mkdir(parents=True, exist_ok=True)
     (settings.out / f"representer-debug-{dataset}.json").write_text(json.dumps(rows, indent=2))
     if plot:
@@ -230,7 +220,7 @@ def bench_cmd(settings, k, slow_peer) -> None:
     base = rows[0]["seconds"]
     for r in rows:
         r["ratio_to_representer"] = r["seconds"] / base
-    _print(
+    print_rows(
         f"digits MLP: {len(Xtr)} training points, top-{k} for {len(Xte)} test points, "
         f"{torch.get_num_threads()} threads",
         rows,
