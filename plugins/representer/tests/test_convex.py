@@ -11,6 +11,7 @@ from torch import nn
 from leanml.core import load_dataset
 from leanml.representer import RepresenterExplainer, fit_head
 from leanml.representer.debugging import RANKINGS, flip_and_fix, summarise
+from leanml.representer.head import head_hessian
 from leanml.representer.influence import example_gradients, influence_on_test, self_influence
 
 N, LMBDA = 400, 1e-2
@@ -66,9 +67,7 @@ def test_exact_influence_matches_finite_differences(convex):
         return w.detach()
 
     fd = (refit(eps) - refit(-eps)) / (2 * eps)  # central difference: O(eps^2) error
-    from leanml.representer.head import _hessian
-
-    H = _hessian(F, P, torch.ones(F.shape[1], dtype=torch.float64), LMBDA)
+    H = head_hessian(F, P, LMBDA)
     predicted = -torch.linalg.solve(H, G[0])
     assert torch.linalg.norm(fd - predicted) <= 1e-3 * torch.linalg.norm(predicted)
     assert (self_influence(F, P, T, LMBDA) > 0).all()
@@ -144,3 +143,18 @@ def test_every_informed_ranking_beats_random(name, flip_rate):
             **summary[("loss", frac)],
             "ranking": "representer",
         }
+
+
+def test_head_hessian_equals_autograd():
+    g = torch.Generator().manual_seed(3)
+    F = torch.randn(40, 5, generator=g, dtype=torch.float64)
+    T = torch.softmax(torch.randn(40, 4, generator=g, dtype=torch.float64), 1)
+    W = torch.randn(5, 4, generator=g, dtype=torch.float64)
+
+    def objective(w):
+        logp = torch.log_softmax(F @ w.reshape(5, 4), 1)
+        return -(T * logp).sum() / 40 + LMBDA * (w * w).sum()
+
+    expected = torch.autograd.functional.hessian(objective, W.reshape(-1))
+    got = head_hessian(F, torch.softmax(F @ W, 1), LMBDA)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-13)

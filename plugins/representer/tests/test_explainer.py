@@ -35,7 +35,7 @@ def test_decomposition_reproduces_head_logits(digits, mlp, bias):
 def test_non_converged_head_is_detected(digits, mlp):
     d, Xtr, _ = digits
     with pytest.raises(NotConvergedError, match="not stationary"):
-        RepresenterExplainer(mlp, mlp.features, mlp.head, max_iter=3).fit(as_t(Xtr), d.y_train)
+        RepresenterExplainer(mlp, mlp.features, mlp.head, max_iter=1).fit(as_t(Xtr), d.y_train)
 
 
 def test_sign_rules_with_relu_features_and_hard_labels(digits, mlp):

@@ -12,7 +12,48 @@ from collections.abc import Iterable
 
 import torch
 
-__all__ = ["stream_topk", "topk_reference"]
+__all__ = ["running_topk", "stream_topk", "topk_reference"]
+
+
+def running_topk(
+    score_chunks: Iterable[tuple[int, torch.Tensor]], k: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Reduce (B, m) score blocks, given in training-row order, to a running top-k.
+
+    Parameters
+    ----------
+    score_chunks : ``(start, scores (B, m))``: the contributions of training rows
+        ``start .. start + m`` to each of the B test points
+    k : how many points each way
+
+    Returns
+    -------
+    exc_scores, exc_index, inh_scores, inh_index : (B, k) each; inhibitory scores ascending
+    total : (B,) sum of every contribution
+    """
+    state = None
+    for start, scores in score_chunks:
+        B = scores.shape[0]
+        if state is None:
+            state = [
+                torch.full((B, 0), float("-inf"), dtype=scores.dtype),
+                torch.empty((B, 0), dtype=torch.long),
+                torch.full((B, 0), float("inf"), dtype=scores.dtype),
+                torch.empty((B, 0), dtype=torch.long),
+                torch.zeros(B, dtype=scores.dtype),
+            ]
+        exc_s, exc_i, inh_s, inh_i, total = state
+        total += scores.sum(dim=1)
+        idx = torch.arange(start, start + scores.shape[1]).expand(B, -1)
+        kk = min(k, scores.shape[1])
+        top = torch.topk(scores, kk, dim=1)
+        low = torch.topk(scores, kk, dim=1, largest=False)
+        exc_s, exc_i = _merge(exc_s, exc_i, top.values, idx.gather(1, top.indices), k, True)
+        inh_s, inh_i = _merge(inh_s, inh_i, low.values, idx.gather(1, low.indices), k, False)
+        state = [exc_s, exc_i, inh_s, inh_i, total]
+    if state is None:
+        raise ValueError("no training rows to score")
+    return tuple(state)  # type: ignore[return-value]
 
 
 def stream_topk(
@@ -21,7 +62,7 @@ def stream_topk(
     target: torch.Tensor,
     k: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top-k excitatory and inhibitory training points per test point.
+    """Top-k excitatory and inhibitory representer points per test point.
 
     Parameters
     ----------
@@ -32,27 +73,14 @@ def stream_topk(
 
     Returns
     -------
-    exc_scores, exc_index, inh_scores, inh_index : (B, k) each; inhibitory scores ascending
-    total : (B,) sum of every contribution (the decomposed logit without the free bias)
+    As :func:`running_topk`; ``total`` is the decomposed logit without the free bias.
     """
-    B = F_test.shape[0]
-    dtype = F_test.dtype
-    exc_s = torch.full((B, 0), float("-inf"), dtype=dtype)
-    inh_s = torch.full((B, 0), float("inf"), dtype=dtype)
-    exc_i = torch.empty((B, 0), dtype=torch.long)
-    inh_i = torch.empty((B, 0), dtype=torch.long)
-    total = torch.zeros(B, dtype=dtype)
-    for start, F_chunk, alpha_chunk in chunks:
-        scores = torch.mm(F_test, F_chunk.T)
-        scores.mul_(alpha_chunk[:, target].T)
-        total += scores.sum(dim=1)
-        idx = torch.arange(start, start + F_chunk.shape[0]).expand(B, -1)
-        kk = min(k, scores.shape[1])
-        top = torch.topk(scores, kk, dim=1)
-        low = torch.topk(scores, kk, dim=1, largest=False)
-        exc_s, exc_i = _merge(exc_s, exc_i, top.values, idx.gather(1, top.indices), k, True)
-        inh_s, inh_i = _merge(inh_s, inh_i, low.values, idx.gather(1, low.indices), k, False)
-    return exc_s, exc_i, inh_s, inh_i, total
+
+    def scores():
+        for start, F_chunk, alpha_chunk in chunks:
+            yield start, torch.mm(F_test, F_chunk.T).mul_(alpha_chunk[:, target].T)
+
+    return running_topk(scores(), k)
 
 
 def _merge(s, i, new_s, new_i, k, largest):

@@ -5,9 +5,12 @@ The representer theorem holds at a stationary point of
     min_Theta (1/n) sum_i CE(t_i, softmax(Theta^T f_i)) + lambda ||Theta||^2,
 
 which a network trained by SGD with dropout and weight decay is not. With the features f
-frozen this objective is convex, so it is solved here in float64 by L-BFGS with a strong-Wolfe
-line search, warm-started from the given weights, to a gradient small enough that the
-decomposition is exact to the reported residual.
+frozen this objective is smooth and strongly convex in the penalised weights, so it is solved
+here in float64 by a truncated Newton method (the TRON / newton-cg family): each step solves
+H d = -g by Jacobi-preconditioned conjugate gradients using closed-form Hessian-vector
+products, so it never forms the Hessian and costs O(n d C) per product. Warm-started from the
+given weights it converges quadratically to a gradient small enough that the decomposition is
+exact to the reported residual.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ import torch
 
 from leanml.core import LeanmlError, ParameterError
 
-__all__ = ["HeadFit", "NotConvergedError", "fit_head", "head_gradient"]
+__all__ = ["HeadFit", "NotConvergedError", "fit_head", "head_gradient", "head_hessian"]
+
+#: Heads with at most this many parameters precondition CG with the exact Hessian at the
+#: warm start (one Cholesky factorisation); larger ones with its diagonal.
+EXACT_PRECONDITIONER_MAX_PARAMS = 4000
 
 
 class NotConvergedError(LeanmlError):
@@ -35,7 +42,8 @@ class HeadFit:
     bias : (C,) float64 tensor (zeros when the bias is folded into the features)
     grad_max : max |gradient| at the solution
     grad_max_initial : max |gradient| at the warm start
-    iterations : L-BFGS iterations used
+    iterations : Newton iterations used
+    cg_iterations : conjugate-gradient iterations (Hessian-vector products) used
     """
 
     weight: torch.Tensor
@@ -43,85 +51,137 @@ class HeadFit:
     grad_max: float
     grad_max_initial: float
     iterations: int
+    cg_iterations: int = 0
 
 
-def _objective(F, T, params, lmbda):
-    W = params[0]
-    logits = F @ W + params[1] if len(params) == 2 else F @ W
-    loss = -(T * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
-    return loss + lmbda * (W * W).sum()
+class _Head:
+    """Objective, gradient and Hessian-vector products of the L2-regularised softmax head.
+
+    Parameters are ``(W, b)`` with ``b`` None when there is no separate (free) bias.
+    """
+
+    def __init__(self, F: torch.Tensor, T: torch.Tensor, lmbda: float, free_bias: bool):
+        self.F, self.T, self.lmbda, self.free_bias = F, T, lmbda, free_bias
+        self.n = F.shape[0]
+        self.F2 = F * F
+
+    def logits(self, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        Z = self.F @ W
+        return Z + b if b is not None else Z
+
+    def value(self, W: torch.Tensor, b: torch.Tensor | None) -> float:
+        logP = torch.log_softmax(self.logits(W, b), dim=1)
+        return float(-(self.T * logP).sum() / self.n + self.lmbda * (W * W).sum())
+
+    def value_grad(self, W, b):
+        """(objective, gradient over W, gradient over b or None, softmax probabilities)."""
+        logP = torch.log_softmax(self.logits(W, b), dim=1)
+        value = float(-(self.T * logP).sum() / self.n + self.lmbda * (W * W).sum())
+        P = logP.exp()
+        R = (P - self.T) / self.n
+        gW = self.F.T @ R + 2.0 * self.lmbda * W
+        gb = R.sum(0) if self.free_bias else None
+        return value, gW, gb, P
+
+    def hessp(self, P, VW, Vb):
+        """H v at the point with probabilities P: the softmax Jacobian applied row by row."""
+        U = self.F @ VW
+        if Vb is not None:
+            U = U + Vb
+        JU = P * (U - (P * U).sum(1, keepdim=True)) / self.n
+        HW = self.F.T @ JU + 2.0 * self.lmbda * VW
+        return HW, (JU.sum(0) if Vb is not None else None)
+
+    def hess_diag(self, P):
+        """diag(H), the Jacobi preconditioner."""
+        S = P * (1.0 - P) / self.n
+        dW = self.F2.T @ S + 2.0 * self.lmbda
+        return dW, (S.sum(0) if self.free_bias else None)
+
+
+def head_hessian(F: torch.Tensor, P: torch.Tensor, lmbda: float) -> torch.Tensor:
+    """Exact Hessian of the head objective over vec(W) (row-major, d x C), by two GEMMs.
+
+    H[(a, c), (b, e)] = 1/n sum_i f_ia f_ib (p_ic [c == e] - p_ic p_ie) + 2 lambda [a == b][c == e]
+    """
+    n, d = F.shape
+    C = P.shape[1]
+    G = (F[:, :, None] * P[:, None, :]).reshape(n, d * C)  # G[i, (a, c)] = f_ia p_ic
+    H = -(G.T @ G)
+    D = (F.T @ G).reshape(d, d, C)  # D[a, b, c] = sum_i f_ia f_ib p_ic
+    H.view(d, C, d, C).diagonal(dim1=1, dim2=3).add_(D)
+    H /= n
+    H.diagonal().add_(2.0 * lmbda)
+    return H
+
+
+def _dot(a, b) -> float:
+    return sum(float((x * y).sum()) for x, y in zip(a, b, strict=True) if x is not None)
+
+
+def _axpy(alpha: float, x, y):
+    return [None if xi is None else yi + alpha * xi for xi, yi in zip(x, y, strict=True)]
+
+
+def _cg(head: _Head, P, g, precondition, rtol: float, max_iter: int):
+    """Preconditioned CG for H d = -g, to ||r|| <= rtol ||g||. Returns (d, iterations)."""
+    d = [torch.zeros_like(gi) if gi is not None else None for gi in g]
+    r = [None if gi is None else -gi for gi in g]
+    z = precondition(r)
+    p = list(z)
+    rz = _dot(r, z)
+    stop = rtol * _dot(g, g) ** 0.5
+    for it in range(1, max_iter + 1):
+        Hp = head.hessp(P, *p)
+        pHp = _dot(p, Hp)
+        if pHp <= 0:  # only possible through rounding: H is positive (semi)definite
+            return d, it
+        step = rz / pHp
+        d = _axpy(step, p, d)
+        r = _axpy(-step, Hp, r)
+        if _dot(r, r) ** 0.5 <= stop:
+            return d, it
+        z = precondition(r)
+        rz_new = _dot(r, z)
+        p = _axpy(rz_new / rz, p, z)
+        rz = rz_new
+    return d, max_iter
+
+
+def _jacobi(head: _Head, P):
+    diag = head.hess_diag(P)
+    return lambda r: [None if ri is None else ri / di for ri, di in zip(r, diag, strict=True)]
+
+
+def _exact_at_start(head: _Head, P, shape_W):
+    """Cholesky of the Hessian at the warm start, over the stacked (W; b) parameters.
+
+    A free bias leaves the Hessian singular along softmax's shift direction; head_hessian
+    penalises every row, which makes the preconditioner positive definite without changing
+    which systems CG can solve.
+    """
+    F = head.F
+    if head.free_bias:
+        F = torch.cat([F, torch.ones(F.shape[0], 1, dtype=F.dtype)], 1)
+    L = torch.linalg.cholesky(head_hessian(F, P, head.lmbda))
+    d, _C = shape_W
+
+    def apply(r):
+        stacked = torch.cat([r[0], r[1][None]]) if head.free_bias else r[0]
+        z = torch.cholesky_solve(stacked.reshape(-1, 1), L).reshape(stacked.shape)
+        return [z[:d], z[d]] if head.free_bias else [z, None]
+
+    return apply
+
+
+def _gmax(gW, gb) -> float:
+    return max(float(gW.abs().max()), float(gb.abs().max()) if gb is not None else 0.0)
 
 
 def head_gradient(F, T, W, b, lmbda) -> list[torch.Tensor]:
     """Gradient of the objective w.r.t. W (and the free bias b, unless ``b`` is None)."""
-    params = [p.detach().clone().requires_grad_(True) for p in (W, b) if p is not None]
-    _objective(F, T, params, lmbda).backward()
-    return [p.grad for p in params]
-
-
-#: Heads with at most this many parameters get exact Newton steps after L-BFGS.
-NEWTON_MAX_PARAMS = 6000
-#: ... after at most this many L-BFGS iterations.
-LBFGS_BEFORE_NEWTON = 300
-
-
-def _hessian(F: torch.Tensor, P: torch.Tensor, penalty: torch.Tensor, lmbda: float) -> torch.Tensor:
-    """Exact Hessian of the objective over vec(W) (row-major, d x C), closed form.
-
-    H[(a, c), (b, e)] = 1/n sum_i f_ia f_ib (diag(p_i) - p_i p_i^T)[c, e]
-                        + 2 lambda [a == b][c == e]   (only on penalised rows a).
-    """
-    n, d = F.shape
-    C = P.shape[1]
-    H = torch.zeros(d, C, d, C, dtype=F.dtype)
-    for start in range(0, n, 256):
-        f, p = F[start : start + 256], P[start : start + 256]
-        A = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
-        H += torch.einsum("ia,ib,ice->acbe", f, f, A)
-    H = H.reshape(d * C, d * C) / n
-    H += torch.diag(2.0 * lmbda * penalty.repeat_interleave(C))
-    return H
-
-
-def _newton_polish(F, T, params, lmbda, gtol, max_steps: int = 30) -> tuple[float, int]:
-    """Damped Newton on the stacked (W; b) parameters, updating ``params`` in place."""
-    free_bias = len(params) == 2
-    Fa = torch.cat([F, torch.ones(F.shape[0], 1, dtype=F.dtype)], 1) if free_bias else F
-    penalty = torch.ones(Fa.shape[1], dtype=F.dtype)
-    if free_bias:
-        penalty[-1] = 0.0
-
-    def split(theta):
-        return [theta[:-1], theta[-1]] if free_bias else [theta]
-
-    theta = (torch.cat([params[0], params[1][None]]) if free_bias else params[0]).detach().clone()
-    gmax, steps = float("inf"), 0
-    for steps in range(1, max_steps + 1):  # noqa: B007 (the count is returned)
-        t = theta.detach().requires_grad_(True)
-        value = _objective(F, T, split(t), lmbda)
-        (g,) = torch.autograd.grad(value, t)
-        gmax = float(g.abs().max())
-        if gmax <= gtol:
-            break
-        P = torch.softmax(Fa @ theta, dim=1)
-        H = _hessian(Fa, P, penalty, lmbda)
-        # a free bias makes H singular along the softmax shift; lstsq gives the minimum-norm step
-        direction = -torch.linalg.lstsq(H, g.reshape(-1, 1), driver="gelsd").solution.reshape(
-            g.shape
-        )
-        rate, base = 1.0, value.item()
-        while rate > 1e-8:
-            trial = theta + rate * direction
-            if float(_objective(F, T, split(trial), lmbda)) <= base + 1e-4 * rate * float(
-                (g * direction).sum()
-            ):
-                break
-            rate *= 0.5
-        theta = (theta + rate * direction).detach()
-    with torch.no_grad():
-        for p, v in zip(params, split(theta), strict=True):
-            p.copy_(v)
-    return gmax, steps
+    _, gW, gb, _ = _Head(F, T, lmbda, b is not None).value_grad(W, b)
+    return [gW] if gb is None else [gW, gb]
 
 
 def fit_head(
@@ -131,69 +191,83 @@ def fit_head(
     b0: torch.Tensor | None,
     lmbda: float,
     gtol: float = 1e-9,
-    max_iter: int = 5000,
+    max_iter: int = 100,
 ) -> HeadFit:
-    """Minimise (1/n) sum CE(T_i, softmax(F_i W [+ b])) + lambda ||W||^2.
+    """Minimise (1/n) sum CE(T_i, softmax(F_i W [+ b])) + lambda ||W||^2 by truncated Newton.
 
     Parameters
     ----------
     F : (n, d) float64 features (with a trailing 1 column when the bias is folded into W)
-    T : (n, C) targets: the given model's probabilities, or one-hot labels
+    T : (n, C) targets: the given model's probabilities, or one-hot labels (rows sum to 1)
     W0 : warm start of W
     b0 : warm start of a free (unpenalised) bias, or None for no separate bias
     lmbda : lambda > 0
     gtol : required max |gradient|
-    max_iter : L-BFGS iteration budget
+    max_iter : Newton iteration budget
 
     Raises
     ------
     NotConvergedError
-        When max |gradient| > gtol after ``max_iter`` iterations.
+        When max |gradient| > gtol after ``max_iter`` Newton iterations, or when no step
+        decreases the objective or the gradient any more.
     """
     if not lmbda > 0:
         raise ParameterError(f"lmbda must be > 0, got {lmbda}")
-    params = [
-        p.detach().to(torch.float64).contiguous().clone().requires_grad_(True)
-        for p in (W0, b0)
-        if p is not None
-    ]
-    g0 = max(
-        float(g.abs().max())
-        for g in head_gradient(
-            F, T, W0.to(torch.float64), None if b0 is None else b0.to(torch.float64), lmbda
+    if max_iter < 0:
+        raise ParameterError(f"max_iter must be >= 0, got {max_iter}")
+    F, T = F.to(torch.float64), T.to(torch.float64)
+    W = W0.detach().to(torch.float64).clone()
+    b = None if b0 is None else b0.detach().to(torch.float64).clone()
+    head = _Head(F, T, lmbda, b is not None)
+    value, gW, gb, P = head.value_grad(W, b)
+    g0 = gmax = _gmax(gW, gb)
+    iterations = cg_total = 0
+    n_params = W.numel() + (0 if b is None else b.numel())
+    if gmax > gtol and max_iter > 0:
+        # the warm start is close to the optimum, so its exact Hessian stays a good
+        # preconditioner throughout: a few CG iterations per Newton step instead of dozens
+        if n_params <= EXACT_PRECONDITIONER_MAX_PARAMS:
+            precondition = _exact_at_start(head, P, W.shape)
+        else:
+            precondition = _jacobi(head, P)
+    while gmax > gtol and iterations < max_iter:
+        iterations += 1
+        gnorm = _dot([gW, gb], [gW, gb]) ** 0.5
+        # forcing term min(0.5, sqrt(||g||)): superlinear convergence (Eisenstat-Walker)
+        (dW, db), cg_its = _cg(
+            head, P, [gW, gb], precondition, min(0.5, gnorm**0.5), max(50, n_params)
         )
-    )
-    small = sum(p.numel() for p in params) <= NEWTON_MAX_PARAMS
-    opt = torch.optim.LBFGS(
-        params,
-        lr=1.0,
-        max_iter=min(max_iter, LBFGS_BEFORE_NEWTON) if small else max_iter,
-        tolerance_grad=gtol,
-        tolerance_change=0.0,
-        history_size=50,
-        line_search_fn="strong_wolfe",
-    )
-
-    def closure():
-        opt.zero_grad()
-        value = _objective(F, T, params, lmbda)
-        value.backward()
-        return value
-
-    opt.step(closure)
-    iterations = int(opt.state[opt._params[0]].get("n_iter", 0))
-    grads = head_gradient(F, T, params[0], params[1] if len(params) == 2 else None, lmbda)
-    gmax = max(float(g.abs().max()) for g in grads)
-    if gmax > gtol and small and iterations < max_iter:
-        # near float64 precision L-BFGS can crawl (a free bias leaves softmax's shift
-        # direction flat); a few exact Newton steps finish the job on small heads
-        gmax, extra = _newton_polish(F, T, params, lmbda, gtol, min(30, max_iter - iterations))
-        iterations += extra
+        cg_total += cg_its
+        slope = _dot([gW, gb], [dW, db])
+        rate = 1.0
+        while True:
+            W_new = W + rate * dW
+            b_new = None if b is None else b + rate * db
+            v_new, gW_new, gb_new, P_new = head.value_grad(W_new, b_new)
+            if v_new <= value + 1e-4 * rate * slope:
+                break
+            # near the optimum the objective change drops below float64 resolution; a full
+            # Newton step that shrinks the gradient is then still progress
+            if (
+                rate == 1.0
+                and _gmax(gW_new, gb_new) < 0.5 * gmax
+                and abs(slope) < 1e-12 * (1.0 + abs(value))
+            ):
+                break
+            rate *= 0.5
+            if rate < 1e-10:
+                raise NotConvergedError(
+                    f"last layer not stationary: the line search cannot progress after "
+                    f"{iterations} Newton iterations, max |grad| = {gmax:.3g} > gtol = "
+                    f"{gtol:.3g}; loosen gtol or raise lmbda"
+                )
+        W, b, value, gW, gb, P = W_new, b_new, v_new, gW_new, gb_new, P_new
+        gmax = _gmax(gW, gb)
     if gmax > gtol:
         raise NotConvergedError(
-            f"last layer not stationary after {iterations} L-BFGS iterations: max |grad| = "
+            f"last layer not stationary after {iterations} Newton iterations: max |grad| = "
             f"{gmax:.3g} > gtol = {gtol:.3g} (initial {g0:.3g}); representer values would not "
             f"decompose the logits. Raise max_iter or lmbda, or loosen gtol"
         )
-    bias = params[1].detach() if len(params) == 2 else torch.zeros(W0.shape[1], dtype=torch.float64)
-    return HeadFit(params[0].detach(), bias, gmax, g0, iterations)
+    bias = b if b is not None else torch.zeros(W.shape[1], dtype=torch.float64)
+    return HeadFit(W, bias, gmax, g0, iterations, cg_total)

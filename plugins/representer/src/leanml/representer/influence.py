@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .head import _hessian
+from .head import head_hessian
 
 __all__ = ["example_gradients", "influence_on_test", "self_influence", "tracin_last"]
 
@@ -22,7 +22,7 @@ def example_gradients(F: torch.Tensor, P: torch.Tensor, T: torch.Tensor) -> torc
 
 
 def _hessian_inverse_times(F, P, lmbda, G):
-    H = _hessian(F, P, torch.ones(F.shape[1], dtype=F.dtype), lmbda)
+    H = head_hessian(F, P, lmbda)
     return torch.linalg.solve(H, G.T).T
 
 

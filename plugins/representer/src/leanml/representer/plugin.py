@@ -18,7 +18,7 @@ def register_solvers(register: Callable[[SolverSpec], None]) -> None:
     register(
         SolverSpec(
             name="representer-head",
-            summary="float64 L-BFGS (+ Newton polish) to a stationary head",
+            summary="float64 truncated Newton (preconditioned CG) to a stationary head",
             solve=fit_head,
             problem="l2-softmax-head",
         )
