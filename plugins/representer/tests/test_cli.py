@@ -31,6 +31,11 @@ def test_train_explain_debug(tmp_path):
     assert out.exit_code == 0, out.output
     assert "excitatory" in out.output and grid.is_file()
     out = runner.invoke(
+        cli, ["representer", "explain", "--model", str(model), "--method", "lje", "--n-test", "2"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "representer points (lje" in out.output
+    out = runner.invoke(
         cli,
         [
             "--out",
@@ -66,4 +71,4 @@ def test_user_errors(tmp_path):
 def test_bench_fast_peer(tmp_path):
     out = CliRunner().invoke(cli, ["representer", "bench", "--no-slow-peer", "--k", "5"])
     assert out.exit_code == 0, out.output
-    assert "captum TracInCPFast" in out.output
+    assert "captum TracInCPFast" in out.output and "representer lje" in out.output

@@ -65,18 +65,29 @@ def train_cmd(settings, dataset, model_path, hidden) -> None:
 @click.option("--feature-layer", default="features", show_default=True)
 @click.option("--classifier-layer", default="head", show_default=True)
 @click.option("--lmbda", type=float, default=3e-3, show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(["l2", "lje"]),
+    default="l2",
+    show_default=True,
+    help="l2: re-converged head (Yeh et al.); lje: local Jacobian expansion (Sui et al.).",
+)
 @click.option("--k", type=int, default=5, show_default=True)
 @click.option("--n-test", type=int, default=5, show_default=True)
 @click.option("--grid", type=click.Path(path_type=Path), help="Save an image grid (8x8 images).")
 @click.pass_obj
 def explain_cmd(
-    settings, model_path, dataset, feature_layer, classifier_layer, lmbda, k, n_test, grid
+    settings, model_path, dataset, feature_layer, classifier_layer, lmbda, method, k, n_test, grid
 ) -> None:
     """Top-k excitatory and inhibitory training points of the first test points."""
     data, Xtr, Xte = _scaled(dataset, settings.seed)
     model = torch.load(model_path, weights_only=False)
     explainer = RepresenterExplainer(
-        model, _module(model, feature_layer), _module(model, classifier_layer), lmbda=lmbda
+        model,
+        _module(model, feature_layer),
+        _module(model, classifier_layer),
+        lmbda=lmbda,
+        method=method,
     )
     explainer.fit(torch.as_tensor(Xtr, dtype=torch.float32), data.y_train)
     exp = explainer.explain(torch.as_tensor(Xte[:n_test], dtype=torch.float32), k=k)
@@ -97,8 +108,9 @@ def explain_cmd(
             }
         )
     print_rows(
-        f"representer points (head max|grad| {explainer.grad_max_:.1e}, "
-        f"decomposition residual {explainer.decomposition_residual_:.1e})",
+        f"representer points ({method}; head max|grad| {explainer.grad_max_:.1e}, "
+        f"decomposition residual {explainer.decomposition_residual_:.1e}, "
+        f"argmax agreement with the model {explainer.agreement_['argmax']:.3f})",
         rows,
     )
     if grid:
@@ -204,11 +216,17 @@ def bench_cmd(settings, k, slow_peer) -> None:
             times.append(time.perf_counter() - t0)
         return min(times)
 
-    def representer_run():
-        ex = RepresenterExplainer(model, model.features, model.head).fit(Xtr_t, data.y_train)
-        ex.explain(Xte_t, k=k)
+    def representer_run(method: str):
+        ex = RepresenterExplainer(model, model.features, model.head, method=method)
+        ex.fit(Xtr_t, data.y_train).explain(Xte_t, k=k)
 
-    rows = [{"method": "representer (fit + explain)", "seconds": best_of(representer_run)}]
+    rows = [
+        {
+            "method": f"representer {m} (fit + explain)",
+            "seconds": best_of(lambda m=m: representer_run(m)),
+        }
+        for m in ("l2", "lje")
+    ]
     peers = [("captum TracInCPFast", True)] + ([("captum TracInCP", False)] if slow_peer else [])
     for name, fast in peers:
         seconds = best_of(

@@ -12,8 +12,12 @@ from leanml.core import DemoSpec, SolverSpec, hookimpl
 @hookimpl
 def register_solvers(register: Callable[[SolverSpec], None]) -> None:
     """The head re-convergence and the last-layer influence baselines."""
+    from functools import partial
+
     from . import influence
     from .head import fit_head
+    from .lje import lje_expand
+    from .peers import tracin_topk
 
     register(
         SolverSpec(
@@ -31,6 +35,26 @@ def register_solvers(register: Callable[[SolverSpec], None]) -> None:
             problem="influence",
         )
     )
+    register(
+        SolverSpec(
+            name="representer-lje",
+            summary="one Newton step from the perturbed head (RPS-LJE, Sui et al. 2021)",
+            solve=lje_expand,
+            problem="l2-softmax-head",
+        )
+    )
+    for name, fast, what in (
+        ("peer-captum-tracincp", False, "every layer's gradients"),
+        ("peer-captum-tracincp-fast", True, "last layer only"),
+    ):
+        register(
+            SolverSpec(
+                name=name,
+                summary=f"Captum TracIn top-k proponents, {what} (needs captum)",
+                solve=partial(tracin_topk, fast=fast),
+                problem="data-attribution",
+            )
+        )
 
 
 @hookimpl
