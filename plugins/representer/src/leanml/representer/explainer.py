@@ -96,7 +96,7 @@ class RepresenterExplainer:
     targets : {"model", "labels"}, default="model"
         Fit the head to the model's own softmax outputs (explaining the model), or to the
         labels (dataset debugging).
-    gtol : float, default=1e-9
+    gtol : float, default=1e-10
         Required max |gradient| of the re-converged head (float64).
     max_iter : int, default=100
         Newton iterations of the head re-convergence.
@@ -118,7 +118,7 @@ class RepresenterExplainer:
         lje_step: float = 1e-2,
         bias: str = "regularized",
         targets: str = "model",
-        gtol: float = 1e-9,
+        gtol: float = 1e-10,
         max_iter: int = 100,
         batch_size: int = 512,
         chunk_size: int = 65536,

@@ -190,7 +190,7 @@ def fit_head(
     W0: torch.Tensor,
     b0: torch.Tensor | None,
     lmbda: float,
-    gtol: float = 1e-9,
+    gtol: float = 1e-10,
     max_iter: int = 100,
 ) -> HeadFit:
     """Minimise (1/n) sum CE(T_i, softmax(F_i W [+ b])) + lambda ||W||^2 by truncated Newton.
