@@ -1,0 +1,1 @@
+"""leanml hook implementations for Word Mover's Embedding."""
