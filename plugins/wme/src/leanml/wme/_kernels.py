@@ -666,3 +666,59 @@ def centroid_distances(centroids_a: np.ndarray, centroids_b: np.ndarray) -> np.n
     for s in prange(na):
         out[s] = pair_costs(centroids_a[s : s + 1], centroids_b)[0]
     return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def knn_wmd(
+    indptr_q: np.ndarray,
+    words_q: np.ndarray,
+    weights_q: np.ndarray,
+    indptr_t: np.ndarray,
+    words_t: np.ndarray,
+    weights_t: np.ndarray,
+    V: np.ndarray,
+    wcd: np.ndarray,
+    k: int,
+    prune: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact k nearest training documents by WMD, pruned by the word-centroid distance.
+
+    Kusner et al.'s prefetch-and-prune: visit training documents by increasing WCD (a lower
+    bound on WMD) and stop once the WCD exceeds the current k-th smallest WMD.
+
+    Returns
+    -------
+    idx : (n_query, k) int64, dist : (n_query, k) float64 (sorted), n_solved : (n_query,)
+    """
+    nq = indptr_q.shape[0] - 1
+    nt = indptr_t.shape[0] - 1
+    idx = np.full((nq, k), -1, dtype=np.int64)
+    dist = np.full((nq, k), np.inf)
+    solved = np.zeros(nq, dtype=np.int64)
+    for q in prange(nq):
+        wq = words_q[indptr_q[q] : indptr_q[q + 1]]
+        if wq.shape[0] == 0:
+            continue
+        aq = weights_q[indptr_q[q] : indptr_q[q + 1]]
+        Xq = V[wq]
+        order = np.argsort(wcd[q])
+        bd = dist[q]
+        bi = idx[q]
+        for t in range(nt):
+            s = order[t]
+            if prune and wcd[q, s] >= bd[k - 1]:
+                break
+            ws = words_t[indptr_t[s] : indptr_t[s + 1]]
+            if ws.shape[0] == 0:
+                continue
+            c, _ = emd_cost(aq, weights_t[indptr_t[s] : indptr_t[s + 1]], pair_costs(Xq, V[ws]))
+            solved[q] += 1
+            if c < bd[k - 1]:
+                p = k - 1
+                while p > 0 and bd[p - 1] > c:
+                    bd[p] = bd[p - 1]
+                    bi[p] = bi[p - 1]
+                    p -= 1
+                bd[p] = c
+                bi[p] = s
+    return idx, dist, solved
