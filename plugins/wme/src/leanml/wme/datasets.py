@@ -300,27 +300,47 @@ def synonym_shift(
 NAMED_EMBEDDINGS["glove-6b-50d"] = glove_6b_50d
 NAMED_EMBEDDINGS["synonym-shift"] = lambda: synonym_shift()[1]
 
-#: name -> (loader(seed=...), task, summary, size, files)
+_T = "classification"
+
+#: name -> (loader(seed=...), task, summary, size, keys of FILES it reads)
 LOADERS: dict[str, tuple[Callable[..., Dataset], str, str, str, tuple[str, ...]]] = {
     "election-tweets": (
         _election_tweets,
-        "classification",
+        _T,
         "2016 election tweets, Clinton vs Trump",
         "5,722 texts",
         ("election-tweets",),
     ),
-    "reuters-r8": (_r8, "classification", "Reuters R8 news topics", "5,485 + 2,189 texts", ("r8-train", "r8-test")),
-    "lee": (_lee, "similarity", "Lee documents + human similarity", "300 + 50 texts", ("lee", "lee-human", "lee-background")),
-    "mini-newsgroup": (_mini_newsgroup, "classification", "20NG atheism vs space", "200 texts", ("mini-newsgroup",)),
-    "pang-lee-polarity": (_pang_lee, "classification", "movie review polarity", "200 texts", ("pang-lee",)),
+    "reuters-r8": (
+        _r8,
+        _T,
+        "Reuters R8 news topics",
+        "5,485 + 2,189 texts",
+        ("r8-train", "r8-test"),
+    ),
+    "lee": (
+        _lee,
+        "similarity",
+        "Lee documents + human similarity",
+        "300 + 50 texts",
+        ("lee", "lee-human", "lee-background"),
+    ),
+    "mini-newsgroup": (
+        _mini_newsgroup,
+        _T,
+        "20NG atheism vs space",
+        "200 texts",
+        ("mini-newsgroup",),
+    ),
+    "pang-lee-polarity": (_pang_lee, _T, "movie review polarity", "200 texts", ("pang-lee",)),
     "synonym-shift": (
         lambda seed=0: synonym_shift(seed=seed)[0],
-        "classification",
+        _T,
         "synthetic synonym shift (BoW at chance)",
         "400 + 400 texts",
         (),
     ),
-}  # fmt: skip
+}
 
 
 def load(name: str, seed: int = 0) -> Dataset:

@@ -33,6 +33,7 @@ _WME_PARAMS = (
     "tokenizer",
     "stop_words",
     "on_empty",
+    "gamma_scale",
     "random_state",
 )
 
@@ -43,7 +44,7 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     embeddings, n_features, d_max, d_min, gamma, random_words, weights, tokenizer,
-    stop_words, on_empty, random_state
+    stop_words, on_empty, gamma_scale, random_state
         Passed to :class:`WordMoversEmbedding`.
     classifier
         ``"svm"`` (L2-regularised squared-hinge LinearSVC, LIBLINEAR ``-s 2`` as in the
@@ -72,6 +73,7 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
         tokenizer: Callable[[str], Sequence[str]] | None = None,
         stop_words: Any = "english",
         on_empty: str = "zero",
+        gamma_scale: float = 1.0,
         classifier: str = "svm",
         C: float = 1.0,
         scale: bool = True,
@@ -87,6 +89,7 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
         self.tokenizer = tokenizer
         self.stop_words = stop_words
         self.on_empty = on_empty
+        self.gamma_scale = gamma_scale
         self.classifier = classifier
         self.C = C
         self.scale = scale
@@ -256,7 +259,7 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Majority label of the k nearest training documents."""
-        dist, idx = self.kneighbors(X)
+        _, idx = self.kneighbors(X)
         out = np.empty(len(idx), dtype=self.y_.dtype)
         fallback = self.classes_[np.argmax(np.unique(self.y_, return_counts=True)[1])]
         for q in range(len(idx)):

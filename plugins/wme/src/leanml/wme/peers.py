@@ -75,7 +75,7 @@ class MeanVectors(TransformerMixin, BaseEstimator):
             rows = emb.rows(tokens)
             keep = rows >= 0
             if keep.any():
-                w = np.array([self._weight(tok) for tok, k in zip(tokens, keep) if k])
+                w = np.array([self._weight(tok) for tok, k in zip(tokens, keep, strict=True) if k])
                 out[t] = w @ emb.vectors[rows[keep]] / len(w)
         return out
 

@@ -85,6 +85,9 @@ class WordMoversEmbedding(TransformerMixin, BaseEstimator):
     on_empty
         Documents with no in-vocabulary word: ``"zero"`` (an all-zero row and a warning, as
         the original's ``exp(-inf)``), ``"nan"`` (a NaN row) or ``"raise"``.
+    gamma_scale
+        With ``gamma="median"``: ``gamma = gamma_scale / median WMD`` (the original tuned
+        gamma on a grid spanning about 0.1-10x this scale).
     gamma_sample
         Documents used to estimate the median WMD.
     random_state
@@ -113,6 +116,7 @@ class WordMoversEmbedding(TransformerMixin, BaseEstimator):
         tokenizer: Callable[[str], Sequence[str]] | None = None,
         stop_words: Any = "english",
         on_empty: str = "zero",
+        gamma_scale: float = 1.0,
         gamma_sample: int = 200,
         random_state: Any = None,
     ) -> None:
@@ -126,6 +130,7 @@ class WordMoversEmbedding(TransformerMixin, BaseEstimator):
         self.tokenizer = tokenizer
         self.stop_words = stop_words
         self.on_empty = on_empty
+        self.gamma_scale = gamma_scale
         self.gamma_sample = gamma_sample
         self.random_state = random_state
 
@@ -141,6 +146,9 @@ class WordMoversEmbedding(TransformerMixin, BaseEstimator):
         integer("gamma_sample", self.gamma_sample, 1)
         if self.d_min > self.d_max:
             raise ParameterError(f"d_min={self.d_min} must not exceed d_max={self.d_max}")
+        gs = self.gamma_scale
+        if not isinstance(gs, Real) or isinstance(gs, bool) or not np.isfinite(gs) or gs <= 0:
+            raise ParameterError(f"gamma_scale must be > 0, got {gs!r}")
         g = self.gamma
         if isinstance(g, str):
             if g != "median":
@@ -189,7 +197,7 @@ class WordMoversEmbedding(TransformerMixin, BaseEstimator):
         if self.gamma == "median":
             if not self.median_wmd_ > 0:
                 raise InputError("the median WMD is 0 (identical documents?); set gamma")
-            self.gamma_ = 1.0 / self.median_wmd_
+            self.gamma_ = float(self.gamma_scale) / self.median_wmd_
         else:
             self.gamma_ = None if self.gamma is None else float(self.gamma)
         return self
