@@ -39,3 +39,11 @@ def _make_case(rng: np.random.Generator, case: int) -> tuple[np.ndarray, np.ndar
 def make_case():
     """``make_case(rng, case) -> (a, b, C)``, see :func:`_make_case`."""
     return _make_case
+
+
+@pytest.fixture(scope="session")
+def shift():
+    """The synonym-shift data set and its embeddings (seeded, generated in memory)."""
+    from leanml.wme.datasets import synonym_shift
+
+    return synonym_shift(n_train=200, n_test=200, seed=0)

@@ -92,3 +92,53 @@ def test_empty_document_gets_infinite_distance(rng):
         np.array([0, 0, 2]), np.array([1, 2]), np.array([0.5, 0.5]), G, np.array([0, 3])
     )
     assert np.isinf(out[0, 0]) and np.isfinite(out[1, 0])
+
+
+def test_wmd_identity_permutation_and_duplicate_merging(rng):
+    from leanml.wme import emd, wmd
+
+    X = rng.normal(size=(9, 20))
+    w = rng.random(9)
+    Y = rng.normal(size=(5, 20))
+    v = rng.random(5)
+    assert wmd((X, w), (X, w)) == 0.0
+    base = wmd((X, w), (Y, v))
+    perm = rng.permutation(9)
+    assert wmd((X[perm], w[perm]), (Y, v)) == pytest.approx(base, abs=1e-12)
+    # Splitting word 0 into two identical tokens with half the weight each changes nothing.
+    Xd = np.vstack([X, X[:1]])
+    wd = np.concatenate([w, w[:1] / 2])
+    wd[0] /= 2
+    assert wmd((Xd, wd), (Y, v)) == pytest.approx(base, abs=1e-12)
+    # Symmetry, and emd() on the explicit cost matrix.
+    assert wmd((Y, v), (X, w)) == pytest.approx(base, abs=1e-12)
+    C = np.sqrt(((X[:, None] - Y[None]) ** 2).sum(-1))
+    assert emd(w, v, C) == pytest.approx(base, abs=1e-12)
+
+
+def test_wmd_matrix_matches_pairwise_pot(shift):
+    from leanml.wme import wmd_matrix
+    from leanml.wme.documents import to_documents, tokenize
+
+    data, emb = shift
+    docs_a, docs_b = data.X_train[:6], data.X_test[:5]
+    M = wmd_matrix(docs_a, docs_b, emb)
+    A = to_documents(tokenize(docs_a), emb)
+    B = to_documents(tokenize(docs_b), emb)
+    wa, wb = A.weights(), B.weights()
+    for s in range(6):
+        for t in range(5):
+            ra = slice(A.indptr[s], A.indptr[s + 1])
+            rb = slice(B.indptr[t], B.indptr[t + 1])
+            Xa, Xb = emb.vectors[A.rows[ra]], emb.vectors[B.rows[rb]]
+            C = np.sqrt(((Xa[:, None] - Xb[None]) ** 2).sum(-1))
+            assert M[s, t] == pytest.approx(ot.emd2(wa[ra], wb[rb], C), abs=1e-9)
+
+
+def test_large_pairs_use_the_simplex_and_stay_exact(rng):
+    a = rng.random(150)
+    b = rng.random(120)
+    C = rng.random((150, 120))
+    from leanml.wme import emd
+
+    assert emd(a, b, C) == pytest.approx(ot.emd2(a / a.sum(), b / b.sum(), C), abs=1e-9)

@@ -1,0 +1,100 @@
+"""kNN-WMD against brute force and its peers, the registered peers, the word2vec loader."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from leanml.core import ParameterError
+from leanml.wme import KNNWMD, Embeddings, WMEClassifier, load_word2vec, wmd_matrix
+from leanml.wme.peers import MeanVectors, SIFEmbedding, mean_vectors_svc, sif_svc, tfidf_svc
+
+
+@pytest.fixture
+def small(shift):
+    data, emb = shift
+    return data.X_train[:60], data.y_train[:60], data.X_test[:12], data.y_test[:12], emb
+
+
+def test_knn_wmd_equals_brute_force_with_and_without_pruning(small):
+    Xtr, ytr, Xte, _, emb = small
+    M = wmd_matrix(Xte, Xtr, emb)
+    knn = KNNWMD(emb, n_neighbors=3).fit(Xtr, ytr)
+    dist, idx = knn.kneighbors(Xte)
+    pruned = knn.n_solved_
+    np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], atol=1e-12)
+    np.testing.assert_allclose(M[np.arange(12)[:, None], idx], dist, atol=1e-12)
+    full = KNNWMD(emb, n_neighbors=3, prune=False).fit(Xtr, ytr)
+    np.testing.assert_allclose(full.kneighbors(Xte)[0], dist, atol=1e-12)
+    assert full.n_solved_ == 12 * 60 and pruned < full.n_solved_
+
+
+@pytest.mark.parametrize("solver", ["pot", "gensim"])
+def test_knn_wmd_peers_agree(small, solver):
+    Xtr, ytr, Xte, _, emb = small
+    ours = KNNWMD(emb, n_neighbors=3).fit(Xtr, ytr)
+    peer = KNNWMD(emb, n_neighbors=3, solver=solver).fit(Xtr, ytr)
+    np.testing.assert_allclose(peer.kneighbors(Xte)[0], ours.kneighbors(Xte)[0], atol=1e-7)
+    np.testing.assert_array_equal(peer.predict(Xte), ours.predict(Xte))
+
+
+def test_knn_bad_parameters(small):
+    Xtr, ytr, _, _, emb = small
+    with pytest.raises(ParameterError, match="n_neighbors"):
+        KNNWMD(emb, n_neighbors=0).fit(Xtr, ytr)
+    with pytest.raises(ParameterError, match="solver"):
+        KNNWMD(emb, solver="emd").fit(Xtr, ytr)
+
+
+def test_peers_fit_and_predict(small):
+    Xtr, ytr, Xte, _, emb = small
+    for model in (tfidf_svc(), mean_vectors_svc(emb), sif_svc(emb)):
+        assert model.fit(Xtr, ytr).predict(Xte).shape == (12,)
+
+
+def test_mean_vectors_and_sif_against_hand_computation(small):
+    Xtr, _, _, _, emb = small
+    doc = "t0w1 t0w1 t1w3 unknown"
+    V = np.asarray(emb.vectors)
+    rows = [emb.index[w] for w in ("t0w1", "t0w1", "t1w3")]
+    np.testing.assert_allclose(MeanVectors(emb).fit([doc]).transform([doc])[0], V[rows].mean(0))
+    sif = SIFEmbedding(emb, a=0.01, remove_pc=False).fit(Xtr)
+    w = np.array([0.01 / (0.01 + sif.freq_.get(t, 0.0)) for t in ("t0w1", "t0w1", "t1w3")])
+    np.testing.assert_allclose(sif.transform([doc])[0], w @ V[rows] / 3)
+
+
+def test_sklearn_clone_and_params(shift):
+    _, emb = shift
+    clf = WMEClassifier(emb, n_features=7, C=3.0)
+    copy = clone(clf)
+    assert copy.get_params()["n_features"] == 7 and copy.get_params()["C"] == 3.0
+    with pytest.raises(ParameterError, match="C must be > 0"):
+        WMEClassifier(emb, C=0).fit(["t0w1", "t1w1"], [0, 1])
+
+
+def test_word2vec_text_binary_and_glove_formats(tmp_path, shift):
+    _, emb = shift
+    words, V = emb.vocab[:5], np.asarray(emb.vectors[:5], dtype=np.float32)
+    body = "\n".join(
+        w + " " + " ".join(f"{x:.6f}" for x in v) for w, v in zip(words, V, strict=True)
+    )
+    (tmp_path / "v.txt").write_text(f"5 {V.shape[1]}\n{body}\n")
+    (tmp_path / "g.txt").write_text(body + "\n")
+    binary = f"5 {V.shape[1]}\n".encode() + b"".join(
+        w.encode() + b" " + v.astype("<f4").tobytes() + b"\n" for w, v in zip(words, V, strict=True)
+    )
+    (tmp_path / "v.bin").write_bytes(binary)
+    for name in ("v.txt", "g.txt", "v.bin"):
+        got = load_word2vec(tmp_path / name)
+        assert got.vocab == words
+        np.testing.assert_allclose(got.vectors, V, atol=1e-6)
+    gensim = pytest.importorskip("gensim")
+    kv = gensim.models.KeyedVectors.load_word2vec_format(str(tmp_path / "v.bin"), binary=True)
+    got = Embeddings.from_any(kv)
+    np.testing.assert_array_equal(got.vectors, kv.vectors)
+    (tmp_path / "bad.txt").write_text("a 1 2\nb 1\n")
+    from leanml.core import DataError
+
+    with pytest.raises(DataError, match=r"bad\.txt:2"):
+        load_word2vec(tmp_path / "bad.txt")

@@ -1,0 +1,154 @@
+"""WordMoversEmbedding: feature range, determinism, kernel properties, synonym shift."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.svm import LinearSVC
+
+from leanml.wme import RANDOM_WORDS, WMEClassifier, WordMoversEmbedding, similarity
+from leanml.wme._reference import wmd_to_random_docs_ref
+
+
+def test_features_in_unit_interval_deterministic_and_transform_equals_fit_transform(shift):
+    data, emb = shift
+    X = data.X_train[:50]
+    m = WordMoversEmbedding(emb, n_features=64, d_max=4, random_state=3)
+    Z = m.fit_transform(X)
+    scaled = Z * np.sqrt(64)
+    assert Z.shape == (50, 64)
+    assert (scaled > 0).all() and (scaled <= 1).all()
+    np.testing.assert_array_equal(Z, m.transform(X))
+    again = WordMoversEmbedding(emb, n_features=64, d_max=4, random_state=3).fit_transform(X)
+    np.testing.assert_array_equal(Z, again)
+    other = WordMoversEmbedding(emb, n_features=64, d_max=4, random_state=4).fit_transform(X)
+    assert not np.allclose(Z, other)
+
+
+def test_distances_match_linprog_reference(shift):
+    data, emb = shift
+    m = WordMoversEmbedding(emb, n_features=6, d_max=5, random_state=0).fit(data.X_train)
+    X = data.X_test[:4]
+    W = m.wmd_to_random_documents(X)
+    docs = m._documents(X)
+    w = docs.weights()
+    ref_docs = [
+        (
+            emb.vectors[docs.rows[docs.indptr[t] : docs.indptr[t + 1]]],
+            w[docs.indptr[t] : docs.indptr[t + 1]],
+        )
+        for t in range(4)
+    ]
+    P = m.random_ptr_
+    rand = [m.random_vectors_[P[r] : P[r + 1]] for r in range(6)]
+    np.testing.assert_allclose(W, wmd_to_random_docs_ref(ref_docs, rand), atol=1e-8)
+
+
+def test_gamma_median_is_inverse_median_distance(shift):
+    data, emb = shift
+    m = WordMoversEmbedding(emb, n_features=32, gamma_sample=10_000, random_state=0)
+    m.fit(data.X_train)
+    W = m.wmd_to_random_documents(data.X_train)
+    assert m.gamma_ == pytest.approx(1.0 / np.median(W), rel=1e-12)
+
+
+def test_gram_psd_and_monte_carlo_rate(shift):
+    """Across independent draws, the spread of Z Z^T falls like R^-1/2."""
+    data, emb = shift
+    X = data.X_train[:25]
+    gamma = 1.0 / WordMoversEmbedding(emb, n_features=64, random_state=0).fit(X).median_wmd_
+
+    def grams(R):
+        out = []
+        for seed in range(24):
+            Z = WordMoversEmbedding(emb, n_features=R, gamma=gamma, random_state=seed).fit(X)
+            Z = Z.transform(X)
+            out.append(Z @ Z.T)
+        return np.array(out)
+
+    G1, G4 = grams(64), grams(256)
+    for G in (G1[0], G4[0]):
+        assert np.linalg.eigvalsh(G).min() >= -1e-10
+    ratio = G1.std(0).mean() / G4.std(0).mean()
+    assert 1.6 <= ratio <= 2.5, ratio
+
+
+@pytest.mark.parametrize("kind", RANDOM_WORDS)
+def test_every_random_word_distribution(shift, kind):
+    data, emb = shift
+    m = WordMoversEmbedding(emb, n_features=16, d_max=3, random_words=kind, random_state=0)
+    Z = m.fit_transform(data.X_train[:30])
+    assert np.isfinite(Z).all() and (Z > 0).all()
+    assert m.random_vectors_.shape == (m.random_ptr_[-1], emb.dim)
+    sizes = np.diff(m.random_ptr_)
+    assert sizes.min() >= 1 and sizes.max() <= 3
+    if kind == "box_unit":
+        np.testing.assert_allclose(np.linalg.norm(m.random_vectors_, axis=1), 1.0)
+    if kind == "vocab_sample":
+        words = {tuple(v) for v in np.asarray(emb.vectors, dtype=np.float64)}
+        assert all(tuple(v) in words for v in m.random_vectors_)
+
+
+def test_tfidf_is_fitted_on_training_documents_only(shift):
+    data, emb = shift
+    m = WordMoversEmbedding(emb, n_features=8, weights="tfidf", random_state=0)
+    m.fit(data.X_train)
+    train_only = m.idf_.copy()
+    m.transform(data.X_test)
+    np.testing.assert_array_equal(train_only, m.idf_)
+    # Test-only words (the synonyms) get df = 1.
+    row = emb.index["t0w39"]
+    assert m.idf_[row] == pytest.approx(np.log1p(len(data.X_train)))
+
+
+def test_raw_wmd_features_with_gamma_none(shift):
+    data, emb = shift
+    m = WordMoversEmbedding(emb, n_features=8, gamma=None, random_state=0).fit(data.X_train)
+    np.testing.assert_array_equal(
+        m.transform(data.X_test[:5]), m.wmd_to_random_documents(data.X_test[:5])
+    )
+
+
+def test_underflow_warning(shift):
+    data, emb = shift
+    m = WordMoversEmbedding(emb, n_features=16, gamma=500.0, random_state=0).fit(data.X_train)
+    with pytest.warns(UserWarning, match="underflow"):
+        m.transform(data.X_test[:10])
+
+
+def test_synonym_shift_wme_beats_bag_of_words(shift):
+    data, emb = shift
+    bow = CountVectorizer().fit(data.X_train)
+    svc = LinearSVC().fit(bow.transform(data.X_train), data.y_train)
+    bow_acc = np.mean(svc.predict(bow.transform(data.X_test)) == data.y_test)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no empty documents, no underflow here
+        wme = WMEClassifier(emb, n_features=128, d_max=4, random_state=0)
+        wme_acc = wme.fit(data.X_train, data.y_train).score(data.X_test, data.y_test)
+    assert bow_acc <= 0.4
+    assert wme_acc >= 0.9
+
+
+def test_logreg_classifier_and_decision_function(shift):
+    data, emb = shift
+    clf = WMEClassifier(emb, n_features=32, classifier="logreg", random_state=0)
+    clf.fit(data.X_train, data.y_train)
+    scores = clf.decision_function(data.X_test)
+    assert scores.shape == (len(data.X_test), 4)
+    np.testing.assert_array_equal(clf.classes_[scores.argmax(1)], clf.predict(data.X_test))
+
+
+def test_similarity_prefers_same_topic(shift):
+    data, emb = shift
+    same = [i for i in range(1, 200) if data.y_test[i] == data.y_test[0]][:5]
+    diff = [i for i in range(1, 200) if data.y_test[i] != data.y_test[0]][:5]
+    a = [data.X_test[0]] * 10
+    b = [data.X_test[i] for i in same + diff]
+    s = similarity(a, b, embeddings=emb, n_features=128, random_state=0)
+    assert s.shape == (10,) and (s > 0).all() and (s <= 1 + 1e-12).all()
+    assert s[:5].min() > s[5:].max()
+    M = similarity(a[:1], b, embeddings=emb, n_features=128, random_state=0, pairwise=True)
+    assert M.shape == (1, 10)
