@@ -1,0 +1,103 @@
+"""Shared estimator plumbing: parameters, solver dispatch, thread control."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numba
+import numpy as np
+
+from leanml.core import ParameterError
+
+from .solvers import SolverResult, fista, owlqn, prox_qn
+
+__all__ = ["SOLVERS", "ParamsMixin", "run_solver", "threads"]
+
+#: Solver names accepted by the estimators' ``solver`` argument.
+SOLVERS = ("prox-qn", "owl-qn", "fista", "ista")
+
+
+class ParamsMixin:
+    """scikit-learn's ``get_params``/``set_params`` from the constructor signature."""
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments as a dict."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> ParamsMixin:
+        """Set constructor arguments; unknown names raise :class:`ParameterError`."""
+        names = self._param_names()
+        for key, value in params.items():
+            if key not in names:
+                raise ParameterError(f"{type(self).__name__} has no parameter {key!r}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+@contextmanager
+def threads(n: int | None) -> Iterator[None]:
+    """Run Numba kernels on ``n`` threads inside the block (None: leave as is)."""
+    if n is None:
+        yield
+        return
+    if n < 1:
+        raise ParameterError(f"n_threads must be >= 1, got {n}")
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def run_solver(
+    name: str,
+    fun: Callable[..., tuple[float, np.ndarray]],
+    n_params: int,
+    lam: float,
+    *,
+    m: int,
+    tol: float,
+    max_iter: int,
+    max_evals: int | None,
+    shrinking: bool,
+    inner_passes: Any,
+    seed: int,
+    partial: bool = False,
+    w0: np.ndarray | None = None,
+    callback: Any = None,
+) -> SolverResult:
+    """Dispatch to one of :data:`SOLVERS` with the estimators' common settings."""
+    if not np.isfinite(lam) or lam < 0:
+        raise ParameterError(f"the L1 weight must be finite and >= 0, got {lam}")
+    w_init = np.zeros(n_params) if w0 is None else w0
+    common = {"tol": tol, "max_iter": max_iter, "max_evals": max_evals, "callback": callback}
+    if name == "prox-qn":
+        return prox_qn(
+            fun,
+            w_init,
+            lam,
+            m=m,
+            shrinking=shrinking,
+            inner_passes=inner_passes,
+            seed=seed,
+            partial=partial,
+            **common,
+        )
+    if name == "owl-qn":
+        return owlqn(fun, w_init, lam, m=m, **common)
+    if name in ("fista", "ista"):
+        return fista(fun, w_init, lam, accelerate=name == "fista", **common)
+    raise ParameterError(f"unknown solver {name!r}; choose one of {', '.join(SOLVERS)}")

@@ -1,0 +1,152 @@
+"""The linear-chain CRF loss in CRFsuite's parameterisation, as a solver objective.
+
+Parameters are one vector ``w = [W.ravel(), T.ravel()]``: ``W`` (n_attributes x K) holds
+the state features (attribute x label; a token's attribute value scales its weight) and
+``T`` (K x K) the label transitions; there are no start or end transitions. The loss is the
+*summed* negative log-likelihood, plus CRFsuite's ``c2 * ||w||²`` when ``c2 > 0``; the L1
+term ``c1 * ||w||_1`` (over transitions too) belongs to the solver.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from leanml.core import InputError
+
+from . import _kernels
+
+__all__ = ["ChainData", "ChainObjective", "make_chunks"]
+
+
+def make_chunks(offsets: np.ndarray, n_chunks: int) -> np.ndarray:
+    """Boundaries of ``n_chunks`` contiguous sequence groups with similar token counts."""
+    n_seq = offsets.size - 1
+    n_chunks = max(1, min(n_chunks, n_seq))
+    targets = np.linspace(0, offsets[-1], n_chunks + 1)
+    bounds = np.searchsorted(offsets, targets[1:-1], side="left")
+    bounds = np.unique(np.concatenate([[0], bounds, [n_seq]]))
+    return bounds.astype(np.int64)
+
+
+class ChainData:
+    """Stacked features of many sequences, in both layouts the kernels need.
+
+    Parameters
+    ----------
+    X : CSR (n_tokens x n_attributes) token features, sequences stacked.
+    offsets : (n_seq + 1,) sequence boundaries.
+    y : (n_tokens,) label ids in [0, K), or None (prediction only).
+    n_labels : K.
+    n_chunks : work units for the parallel kernels (default 64, balanced by tokens).
+    """
+
+    def __init__(
+        self,
+        X: sp.csr_matrix,
+        offsets: np.ndarray,
+        y: np.ndarray | None,
+        n_labels: int,
+        n_chunks: int = 64,
+    ) -> None:
+        X = sp.csr_matrix(X, dtype=np.float64)
+        X.sort_indices()
+        offsets = np.asarray(offsets, dtype=np.int64)
+        if offsets[0] != 0 or offsets[-1] != X.shape[0] or np.any(np.diff(offsets) <= 0):
+            raise InputError("offsets must start at 0, end at n_tokens, and be increasing")
+        if not np.all(np.isfinite(X.data)):
+            raise InputError("features contain NaN or infinite values")
+        self.X = X
+        # The feature-indexed layout (attribute -> its occurrences) for partial gradients.
+        self.Xt = sp.csr_matrix(X.T)
+        self.offsets = offsets
+        self.K = int(n_labels)
+        if y is not None:
+            y = np.asarray(y, dtype=np.int64)
+            if y.shape != (X.shape[0],):
+                raise InputError(f"y has {y.size} labels for {X.shape[0]} tokens")
+            if y.size and (y.min() < 0 or y.max() >= self.K):
+                raise InputError(f"label ids must lie in [0, {self.K})")
+        self.y = y
+        self.chunks = make_chunks(offsets, n_chunks)
+        self.idx = [a.astype(np.int64) for a in (X.indptr, X.indices)]
+        self.t_idx = [a.astype(np.int64) for a in (self.Xt.indptr, self.Xt.indices)]
+
+    @property
+    def n_attributes(self) -> int:
+        """Columns of X."""
+        return self.X.shape[1]
+
+    @property
+    def n_tokens(self) -> int:
+        """Rows of X."""
+        return self.X.shape[0]
+
+    def scores(self, W: np.ndarray) -> np.ndarray:
+        """State scores U = X W (n_tokens x K), skipping all-zero rows of W."""
+        used = np.any(W != 0.0, axis=1)
+        return _kernels.csr_matmul(self.idx[0], self.idx[1], self.X.data, W, used)
+
+
+class ChainObjective:
+    """``obj(w) -> (loss, gradient)`` of a linear-chain CRF, for the solvers.
+
+    Parameters
+    ----------
+    data : the training sequences with labels.
+    c2 : CRFsuite's L2 coefficient: adds ``c2 * ||w||²`` (not c2/2).
+    use_log : force the log-space forward-backward (slow; tests and benchmarks).
+
+    Calling ``obj(w, active=idx)`` computes the state-feature gradient only for attributes
+    with a coordinate in ``idx`` (the paper's partial gradient); other entries are NaN.
+    """
+
+    def __init__(self, data: ChainData, c2: float = 0.0, use_log: bool = False) -> None:
+        if data.y is None:
+            raise InputError("the training objective needs labels")
+        if not np.isfinite(c2) or c2 < 0:
+            raise InputError(f"c2 must be finite and >= 0, got {c2}")
+        self.data = data
+        self.c2 = float(c2)
+        self.use_log = use_log
+        self.n_params = data.n_attributes * data.K + data.K * data.K
+        self.n_log_fallbacks = 0
+
+    def split(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Views W (n_attributes x K) and T (K x K) of the parameter vector."""
+        d, K = self.data.n_attributes, self.data.K
+        return w[: d * K].reshape(d, K), w[d * K :].reshape(K, K)
+
+    def nll_and_residuals(self, w: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Summed NLL, dNLL/dU (marginals minus one-hot) and dNLL/dT."""
+        W, T = self.split(np.asarray(w, dtype=np.float64))
+        data = self.data
+        U = data.scores(W)
+        out = np.empty_like(U)
+        values = np.empty(data.offsets.size - 1)
+        dT, n_log = _kernels.chain_forward_backward(
+            U, np.ascontiguousarray(T), data.offsets, data.y, data.chunks, True, out, values,
+            self.use_log,
+        )  # fmt: skip
+        self.n_log_fallbacks += int(n_log)
+        return float(values.sum()), out, dT
+
+    def __call__(self, w: np.ndarray, active: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        w = np.asarray(w, dtype=np.float64)
+        nll, dU, dT = self.nll_and_residuals(w)
+        data = self.data
+        d, K = data.n_attributes, data.K
+        g = np.empty_like(w)
+        if active is None:
+            rows = np.arange(d, dtype=np.int64)
+        else:
+            g[: d * K] = np.nan
+            act = np.asarray(active)
+            rows = np.unique(act[act < d * K] // K).astype(np.int64)
+        G = _kernels.csr_rows_dot(data.t_idx[0], data.t_idx[1], data.Xt.data, dU, rows)
+        g[: d * K].reshape(d, K)[rows] = G
+        g[d * K :] = dT.ravel()
+        if self.c2 > 0:
+            nll += self.c2 * float(w @ w)
+            g += 2.0 * self.c2 * w
+        return nll, g

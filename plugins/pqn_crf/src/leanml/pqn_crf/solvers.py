@@ -1,0 +1,539 @@
+"""Solvers for min_w F(w) = lam*||w||_1 + l(w) with an expensive smooth loss l.
+
+Every solver takes ``fun(w) -> (l(w), grad l(w))`` and returns a :class:`SolverResult`
+with a per-iteration :class:`Trace` (objective, nnz, function evaluations, seconds).
+Function evaluations, line-search trials included, are the cost that matters for CRFs.
+
+- :func:`prox_qn`: the paper's proximal quasi-Newton method (Zhong et al., NIPS 2014).
+- :func:`owlqn`: OWL-QN (Andrew & Gao, ICML 2007), the method of CRFsuite and Wapiti.
+- :func:`fista`: accelerated proximal gradient with backtracking (Beck & Teboulle, 2009);
+  ``accelerate=False`` gives plain proximal gradient (ISTA).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from leanml.core import InputError, ParameterError
+
+from ._kernels import cd_quadratic_l1
+
+__all__ = [
+    "LineSearchWarning",
+    "SolverResult",
+    "Trace",
+    "compact_lbfgs",
+    "fista",
+    "min_norm_subgradient",
+    "owlqn",
+    "prox_qn",
+]
+
+Fun = Callable[..., tuple[float, np.ndarray]]
+
+
+class LineSearchWarning(UserWarning):
+    """The line search could not decrease F: the solver stopped early (see ``message``)."""
+
+
+@dataclass
+class Trace:
+    """Per-iteration record (index 0 is the starting point)."""
+
+    objective: list[float] = field(default_factory=list)
+    nnz: list[int] = field(default_factory=list)
+    evals: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    active: list[int] = field(default_factory=list)
+
+    def add(self, F: float, w: np.ndarray, evals: int, t0: float, active: int) -> None:
+        self.objective.append(float(F))
+        self.nnz.append(int(np.count_nonzero(w)))
+        self.evals.append(int(evals))
+        self.seconds.append(time.perf_counter() - t0)
+        self.active.append(int(active))
+
+    def first_reaching(self, target: float) -> dict[str, float] | None:
+        """Evaluations and seconds when the objective first fell to ``target`` or below."""
+        for i, F in enumerate(self.objective):
+            if F <= target:
+                return {"evals": self.evals[i], "seconds": self.seconds[i], "iter": i}
+        return None
+
+
+@dataclass
+class SolverResult:
+    """What a solver returns.
+
+    Attributes
+    ----------
+    w : the solution (exact zeros where the L1 term put them).
+    fun : F(w) = lam*||w||_1 + l(w).
+    n_iter, n_evals : outer iterations and evaluations of ``fun``.
+    converged : the stopping test passed (as opposed to a budget or a failed line search).
+    message : why the solver stopped.
+    trace : per-iteration history.
+    """
+
+    w: np.ndarray
+    fun: float
+    n_iter: int
+    n_evals: int
+    converged: bool
+    message: str
+    trace: Trace
+
+
+def min_norm_subgradient(w: np.ndarray, g: np.ndarray, lam: float) -> np.ndarray:
+    """The minimum-norm element of ∂F: g + lam*sign(w) off zero, shrink(g, lam) at zero."""
+    v = g + lam * np.sign(w)
+    zero = w == 0
+    v[zero] = np.sign(g[zero]) * np.maximum(np.abs(g[zero]) - lam, 0.0)
+    return v
+
+
+def _check_common(lam: float, w0: np.ndarray, m: int | None = None) -> np.ndarray:
+    if not np.isfinite(lam) or lam < 0:
+        raise ParameterError(f"lam (the L1 weight) must be finite and >= 0, got {lam}")
+    if m is not None and m < 0:
+        raise ParameterError(f"memory m must be >= 0, got {m}")
+    w = np.array(w0, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(w)):
+        raise InputError("the starting point has NaN or infinite entries")
+    return w
+
+
+class _Counter:
+    """Wraps ``fun``: counts evaluations and rejects non-finite values."""
+
+    def __init__(self, fun: Fun, partial: bool) -> None:
+        self.fun = fun
+        self.partial = partial
+        self.n = 0
+
+    def __call__(self, w: np.ndarray, active: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        self.n += 1
+        if self.partial and active is not None:
+            f, g = self.fun(w, active=active)
+        else:
+            f, g = self.fun(w)
+        f = float(f)
+        g = np.asarray(g, dtype=np.float64)
+        if np.isnan(f) or (active is None and not np.all(np.isfinite(g))):
+            raise InputError("the loss or its gradient is NaN or infinite (check the features)")
+        return f, g
+
+
+def compact_lbfgs(
+    S: np.ndarray, Y: np.ndarray, gamma: float, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Compact form B = gamma*I - Q Qhᵀ of the L-BFGS matrix (Byrd, Nocedal, Schnabel 1994).
+
+    Parameters
+    ----------
+    S, Y : (k, n) the stored pairs s_i = w_{i+1} - w_i, y_i = g_{i+1} - g_i, oldest first.
+    gamma : the scaling of B_0 = gamma*I.
+    rows : restrict to these coordinates (the principal sub-block B_AA, positive definite
+        because B is).
+
+    Returns
+    -------
+    Q : (n_rows, 2k) rows of [gamma*S, Y]; Qh : (n_rows, 2k) rows of Q R, where
+    R = [[gamma*SᵀS, L], [Lᵀ, -D]]⁻¹ uses the full vectors, L the strictly lower triangle of
+    SᵀY and D its diagonal.
+    """
+    k = S.shape[0]
+    if k == 0:
+        n = S.shape[1] if rows is None else rows.size
+        return np.zeros((n, 0)), np.zeros((n, 0))
+    SY = S @ Y.T  # (k, k): [i, j] = s_i . y_j
+    SS = S @ S.T
+    L = np.tril(SY, -1)
+    middle = np.block([[gamma * SS, L], [L.T, -np.diag(np.diag(SY))]])
+    R = np.linalg.inv(middle)
+    Sr, Yr = (S, Y) if rows is None else (S[:, rows], Y[:, rows])
+    Q = np.concatenate([gamma * Sr, Yr], axis=0).T  # (n, 2k)
+    Qh = Q @ R  # R is symmetric, so the rows of (R Qᵀ)ᵀ are Q R
+    return np.ascontiguousarray(Q), np.ascontiguousarray(Qh)
+
+
+def _default_passes(it: int) -> int:
+    # Few passes while B is crude, more as it improves (LHAC/QUIC-style growing schedule).
+    return min(1 + it // 2, 10)
+
+
+def prox_qn(
+    fun: Fun,
+    w0: np.ndarray,
+    lam: float,
+    *,
+    m: int = 10,
+    tol: float = 1e-6,
+    max_iter: int = 1000,
+    max_evals: int | None = None,
+    shrinking: bool = True,
+    partial: bool = False,
+    inner_passes: int | Callable[[int], int] | None = None,
+    inner_tol: float = 1e-3,
+    sigma: float = 1e-4,
+    max_ls: int = 30,
+    f_target: float | None = None,
+    seed: int = 0,
+    callback: Callable[[int, np.ndarray, float], Any] | None = None,
+) -> SolverResult:
+    """Proximal quasi-Newton with randomised CD inner solves and aggressive shrinking.
+
+    Minimises ``lam*||w||_1 + l(w)``. Each outer iteration builds the compact L-BFGS model
+    B (memory ``m``) on the working set A, minimises gᵀd + ½dᵀBd + lam*||w+d||_1 over d_A by
+    randomised coordinate descent at O(m) per coordinate, and backtracks on
+    F(w + αd) <= F(w) + sigma*α*Δ with Δ = gᵀd + lam*(||w+d||_1 - ||w||_1).
+
+    Shrinking (the paper's aggressive rule): a coordinate with w_i = 0 and |g_i| <= lam is
+    dropped from A for the rest of the epoch, without margin. An epoch ends when the
+    minimum-norm subgradient on A falls below the epoch tolerance; then A is reset to every
+    coordinate, the full gradient is checked (the stopping test is always on all
+    coordinates) and the epoch tolerance tightens tenfold.
+
+    Parameters
+    ----------
+    fun
+        ``fun(w) -> (l, grad)``. With ``partial=True`` it is also called as
+        ``fun(w, active=idx)`` and then needs the gradient only on ``idx`` (the paper's
+        partial gradients; other entries are ignored).
+    w0
+        Starting point (usually zeros).
+    lam
+        λ, the L1 weight (CRFsuite's ``c1``), >= 0.
+    m
+        L-BFGS memory. ``m = 0`` gives B = γI: proximal gradient with a Barzilai-Borwein γ.
+    tol
+        Stop when ||∂ᴹF(w)||_∞ <= tol * max(1, ||∂ᴹF(w0)||_∞) over all coordinates.
+    max_iter, max_evals
+        Budgets (evaluations include line-search trials).
+    shrinking
+        Use the working set; ``False`` always solves over all coordinates.
+    inner_passes
+        Number of CD passes per outer iteration: an int or a function of the iteration;
+        default min(1 + it//2, 10).
+    inner_tol
+        A CD pass that moves no coordinate by more than ``inner_tol * max|d|`` ends the solve.
+    sigma, max_ls
+        Sufficient-decrease constant and cap on step halvings. When the line search fails
+        the memory is dropped and a proximal-gradient step is tried; if that fails too the
+        solver stops with ``converged=False`` and a :class:`LineSearchWarning`.
+    f_target
+        Stop as soon as F <= f_target (for time-to-gap measurements).
+    seed
+        Seed of the coordinate order.
+    callback
+        ``callback(iteration, w, F)``; return ``True`` to stop.
+    """
+    w = _check_common(lam, w0, m)
+    n = w.size
+    evaluate = _Counter(fun, partial)
+    t0 = time.perf_counter()
+    f, g = evaluate(w)
+    F = f + lam * np.abs(w).sum()
+    trace = Trace()
+    trace.add(F, w, evaluate.n, t0, n)
+    v0 = float(np.abs(min_norm_subgradient(w, g, lam)).max(initial=0.0))
+    stop_at = tol * max(1.0, v0)
+    if v0 <= stop_at and v0 == 0.0:
+        return SolverResult(w, F, 0, evaluate.n, True, "w0 is optimal", trace)
+    schedule = _passes_schedule(inner_passes)
+    S: deque[np.ndarray] = deque(maxlen=max(m, 1))
+    Y: deque[np.ndarray] = deque(maxlen=max(m, 1))
+    gamma = max(float(np.linalg.norm(g)), 1.0)  # first step has length <= 1 (as liblbfgs)
+    epoch_tol = max(0.1 * v0, stop_at)
+    all_idx = np.arange(n)
+    A = _shrink(all_idx, w, g, lam) if shrinking else all_idx
+    rng = np.random.default_rng(seed)
+    message, converged, it = "maximum iterations reached", False, 0
+    for it in range(1, max_iter + 1):
+        vA = np.abs(min_norm_subgradient(w[A], g[A], lam)).max(initial=0.0)
+        if vA <= epoch_tol:
+            if partial and A.size < n:
+                f, g = evaluate(w)  # the full-gradient check at the end of an epoch
+            v = float(np.abs(min_norm_subgradient(w, g, lam)).max(initial=0.0))
+            if v <= stop_at:
+                converged, message = True, "converged (full subgradient check)"
+                break
+            epoch_tol = max(epoch_tol * 0.1, stop_at)
+            A = _shrink(all_idx, w, g, lam) if shrinking else all_idx
+        d_A, delta = _direction(w, g, A, S, Y, gamma, lam, m, schedule(it), inner_tol, rng)
+        step = _line_search(evaluate, w, F, A, d_A, delta, lam, sigma, max_ls, partial)
+        if step is None and len(S):
+            S.clear()
+            Y.clear()  # the quasi-Newton model misled: retry as a proximal-gradient step
+            d_A, delta = _direction(w, g, A, S, Y, gamma, lam, m, 1, inner_tol, rng)
+            step = _line_search(evaluate, w, F, A, d_A, delta, lam, sigma, max_ls, partial)
+        if step is None:
+            message = "line search cannot make progress (at the precision limit of F?)"
+            warnings.warn(message, LineSearchWarning, stacklevel=2)
+            break
+        w_new, f_new, g_new, F_new = step
+        s = w_new - w
+        y = g_new - g
+        if partial:
+            mask = np.zeros(n, dtype=bool)
+            mask[A] = True
+            y[~mask] = 0.0  # unknown off the working set; s is zero there too
+            g_new = np.where(mask, g_new, g)
+        sy = float(s @ y)
+        yy = float(y @ y)
+        if sy > 1e-10 * yy and sy > 0:  # skip pairs that would break positive definiteness
+            gamma = yy / sy
+            if m > 0:
+                S.append(s)
+                Y.append(y)
+        w, f, g, F = w_new, f_new, g_new, F_new
+        trace.add(F, w, evaluate.n, t0, A.size)
+        if shrinking:
+            A = _shrink(A, w, g, lam)
+        if f_target is not None and F <= f_target:
+            message = "reached f_target"
+            break
+        if max_evals is not None and evaluate.n >= max_evals:
+            message = "maximum evaluations reached"
+            break
+        if callback is not None and callback(it, w, F):
+            message = "stopped by callback"
+            break
+    return SolverResult(w, F, it, evaluate.n, converged, message, trace)
+
+
+def _passes_schedule(inner_passes: int | Callable[[int], int] | None) -> Callable[[int], int]:
+    if inner_passes is None:
+        return _default_passes
+    if callable(inner_passes):
+        return inner_passes
+    if int(inner_passes) < 1:
+        raise ParameterError(f"inner_passes must be >= 1, got {inner_passes}")
+    return lambda _it: int(inner_passes)
+
+
+def _shrink(A: np.ndarray, w: np.ndarray, g: np.ndarray, lam: float) -> np.ndarray:
+    # Aggressive rule: no margin. A coordinate at zero whose gradient is inside [-lam, lam]
+    # has a zero minimum-norm subgradient; drop it until the epoch ends.
+    keep = (w[A] != 0.0) | (np.abs(g[A]) > lam)
+    return A[keep]
+
+
+def _direction(
+    w: np.ndarray,
+    g: np.ndarray,
+    A: np.ndarray,
+    S: deque[np.ndarray],
+    Y: deque[np.ndarray],
+    gamma: float,
+    lam: float,
+    m: int,
+    passes: int,
+    inner_tol: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, float]:
+    """Approximate minimiser d_A of the quadratic model and its predicted decrease Δ."""
+    wA, gA = np.ascontiguousarray(w[A]), np.ascontiguousarray(g[A])
+    if m == 0 or not S:
+        Q, Qh = np.zeros((A.size, 0)), np.zeros((A.size, 0))
+        passes = 1  # B = γI is diagonal: one pass is the exact minimiser
+    else:
+        Q, Qh = compact_lbfgs(np.asarray(S), np.asarray(Y), gamma, A)
+    d = np.zeros(A.size)
+    dh = np.zeros(Q.shape[1])
+    cd_quadratic_l1(wA, gA, Q, Qh, gamma, lam, d, dh, passes, inner_tol, int(rng.integers(2**31)))
+    delta = float(gA @ d + lam * (np.abs(wA + d).sum() - np.abs(wA).sum()))
+    return d, delta
+
+
+def _line_search(
+    evaluate: _Counter,
+    w: np.ndarray,
+    F: float,
+    A: np.ndarray,
+    d_A: np.ndarray,
+    delta: float,
+    lam: float,
+    sigma: float,
+    max_ls: int,
+    partial: bool,
+) -> tuple[np.ndarray, float, np.ndarray, float] | None:
+    """Backtracking on the composite sufficient decrease (Tseng & Yun); None on failure."""
+    if not delta < 0:
+        return None
+    alpha = 1.0
+    for _ in range(max_ls):
+        w_new = w.copy()
+        w_new[A] += alpha * d_A
+        f_new, g_new = evaluate(w_new, A if partial else None)
+        F_new = f_new + lam * np.abs(w_new).sum()
+        if F_new <= F + sigma * alpha * delta:
+            return w_new, f_new, g_new, F_new
+        alpha *= 0.5
+    return None
+
+
+def owlqn(
+    fun: Fun,
+    w0: np.ndarray,
+    lam: float,
+    *,
+    m: int = 10,
+    tol: float = 1e-6,
+    max_iter: int = 1000,
+    max_evals: int | None = None,
+    sigma: float = 1e-4,
+    max_ls: int = 30,
+    f_target: float | None = None,
+    callback: Callable[[int, np.ndarray, float], Any] | None = None,
+) -> SolverResult:
+    """Orthant-wise limited-memory quasi-Newton (Andrew & Gao, 2007), the CRFsuite baseline.
+
+    The L-BFGS two-loop direction of the pseudo-gradient, projected onto the orthant of
+    the steepest-descent direction, with a backtracking line search projected onto the
+    current orthant. Parameters as in :func:`prox_qn`.
+    """
+    w = _check_common(lam, w0, m)
+    evaluate = _Counter(fun, False)
+    t0 = time.perf_counter()
+    f, g = evaluate(w)
+    F = f + lam * np.abs(w).sum()
+    trace = Trace()
+    trace.add(F, w, evaluate.n, t0, w.size)
+    v0 = float(np.abs(min_norm_subgradient(w, g, lam)).max(initial=0.0))
+    stop_at = tol * max(1.0, v0)
+    S: deque[np.ndarray] = deque(maxlen=max(m, 1))
+    Y: deque[np.ndarray] = deque(maxlen=max(m, 1))
+    message, converged, it = "maximum iterations reached", False, 0
+    for it in range(1, max_iter + 1):
+        pg = min_norm_subgradient(w, g, lam)
+        if float(np.abs(pg).max(initial=0.0)) <= stop_at:
+            converged, message = True, "converged"
+            break
+        d = -_two_loop(pg, S, Y) if S else -pg / max(np.linalg.norm(pg), 1e-300)
+        d[d * pg >= 0] = 0.0  # keep only the components that agree with -pg
+        orthant = np.where(w != 0, np.sign(w), -np.sign(pg))
+        alpha, accepted = 1.0, None
+        for _ in range(max_ls):
+            w_new = w + alpha * d
+            w_new[np.sign(w_new) != orthant] = 0.0
+            f_new, g_new = evaluate(w_new)
+            F_new = f_new + lam * np.abs(w_new).sum()
+            if F_new <= F + sigma * float(pg @ (w_new - w)):
+                accepted = (w_new, f_new, g_new, F_new)
+                break
+            alpha *= 0.5
+        if accepted is None:
+            message = "line search cannot make progress"
+            warnings.warn(message, LineSearchWarning, stacklevel=2)
+            break
+        w_new, f_new, g_new, F_new = accepted
+        s, y = w_new - w, g_new - g
+        if float(s @ y) > 1e-10 * float(y @ y) and m > 0:
+            S.append(s)
+            Y.append(y)
+        w, f, g, F = w_new, f_new, g_new, F_new
+        trace.add(F, w, evaluate.n, t0, w.size)
+        if f_target is not None and F <= f_target:
+            message = "reached f_target"
+            break
+        if max_evals is not None and evaluate.n >= max_evals:
+            message = "maximum evaluations reached"
+            break
+        if callback is not None and callback(it, w, F):
+            message = "stopped by callback"
+            break
+    return SolverResult(w, F, it, evaluate.n, converged, message, trace)
+
+
+def _two_loop(q: np.ndarray, S: deque[np.ndarray], Y: deque[np.ndarray]) -> np.ndarray:
+    """H q for the L-BFGS inverse Hessian (Nocedal's two-loop recursion)."""
+    q = q.copy()
+    rho = [1.0 / float(s @ y) for s, y in zip(S, Y, strict=True)]
+    alphas = []
+    for s, y, r in zip(reversed(S), reversed(Y), reversed(rho), strict=True):
+        a = r * float(s @ q)
+        alphas.append(a)
+        q -= a * y
+    q *= float(S[-1] @ Y[-1]) / float(Y[-1] @ Y[-1])
+    for s, y, r, a in zip(S, Y, rho, reversed(alphas), strict=True):
+        b = r * float(y @ q)
+        q += (a - b) * s
+    return q
+
+
+def fista(
+    fun: Fun,
+    w0: np.ndarray,
+    lam: float,
+    *,
+    L0: float | None = None,
+    accelerate: bool = True,
+    tol: float = 1e-6,
+    max_iter: int = 5000,
+    max_evals: int | None = None,
+    f_target: float | None = None,
+    callback: Callable[[int, np.ndarray, float], Any] | None = None,
+) -> SolverResult:
+    """FISTA with backtracking on the Lipschitz estimate L (Beck & Teboulle, 2009).
+
+    ``accelerate=False`` is ISTA (proximal gradient), which is monotone. ``L0`` defaults to
+    ||∇l(w0)||_2. Parameters otherwise as in :func:`prox_qn`.
+    """
+    x = _check_common(lam, w0)
+    evaluate = _Counter(fun, False)
+    t0 = time.perf_counter()
+    f, g = evaluate(x)
+    F = f + lam * np.abs(x).sum()
+    trace = Trace()
+    trace.add(F, x, evaluate.n, t0, x.size)
+    v0 = float(np.abs(min_norm_subgradient(x, g, lam)).max(initial=0.0))
+    stop_at = tol * max(1.0, v0)
+    L = float(L0) if L0 is not None else max(float(np.linalg.norm(g)), 1e-12)
+    z, fz, gz, tk = x.copy(), f, g, 1.0
+    message, converged, it = "maximum iterations reached", False, 0
+    for it in range(1, max_iter + 1):
+        while True:
+            x_new = _soft(z - gz / L, lam / L)
+            f_new, g_new = evaluate(x_new)
+            diff = x_new - z
+            if f_new <= fz + float(gz @ diff) + 0.5 * L * float(diff @ diff) + 1e-12 * abs(fz):
+                break
+            L *= 2.0
+            if max_evals is not None and evaluate.n >= max_evals:
+                break
+        F_new = f_new + lam * np.abs(x_new).sum()
+        if accelerate:
+            t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * tk * tk))
+            z = x_new + ((tk - 1.0) / t_new) * (x_new - x)
+            tk = t_new
+            fz, gz = evaluate(z) if np.any(z != x_new) else (f_new, g_new)
+        else:
+            z, fz, gz = x_new, f_new, g_new
+        x, F = x_new, F_new
+        trace.add(F, x, evaluate.n, t0, x.size)
+        if float(np.abs(min_norm_subgradient(x, g_new, lam)).max(initial=0.0)) <= stop_at:
+            converged, message = True, "converged"
+            break
+        if f_target is not None and F <= f_target:
+            message = "reached f_target"
+            break
+        if max_evals is not None and evaluate.n >= max_evals:
+            message = "maximum evaluations reached"
+            break
+        if callback is not None and callback(it, x, F):
+            message = "stopped by callback"
+            break
+        L *= 0.9  # let the estimate relax so steps are not stuck at a pessimistic L
+    return SolverResult(x, F, it, evaluate.n, converged, message, trace)
+
+
+def _soft(x: np.ndarray, tau: float) -> np.ndarray:
+    return np.sign(x) * np.maximum(np.abs(x) - tau, 0.0)
