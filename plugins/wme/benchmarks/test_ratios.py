@@ -1,0 +1,104 @@
+"""Side-by-side ratios for the README, each measured in this one process.
+
+Run ``LEANML_BENCH=full pytest benchmarks/test_ratios.py -s -p no:randomly`` to print the
+tables (also written to ``benchmarks/.results``). Threads are fixed by conftest.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from leanml.wme import KNNWMD, WMEClassifier
+from leanml.wme.datasets import glove_6b_50d, load
+from leanml.wme.experiments import kernel_ratios, throughput
+from leanml.wme.peers import tfidf_svc
+
+OUT = Path(__file__).parent / ".results"
+
+
+def report(name, rows):
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(rows, indent=2, default=float))
+    print(f"\n{name}")
+    for row in rows:
+        print(
+            "  "
+            + ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+            )
+        )
+
+
+def test_kernel_vs_pot(bench_size, fixed_threads):
+    if bench_size == "smoke":
+        rows = kernel_ratios([20, 100], [3, 10], budget=0.002)
+    else:
+        rows = kernel_ratios([10, 50, 100, 200, 500], [1, 2, 3, 6, 10, 21], budget=0.05)
+    report(f"kernel-vs-pot-{bench_size}-threads{fixed_threads}", rows)
+    assert max(r["abs_diff"] for r in rows) < 1e-9
+
+
+def _fit_predict(model, data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        t0 = time.perf_counter()
+        model.fit(data.X_train, data.y_train)
+        acc = float(np.mean(model.predict(data.X_test) == data.y_test))
+    return acc, time.perf_counter() - t0
+
+
+def test_wme_vs_knn_wmd_on_election_tweets(bench_size, fixed_threads):
+    data = load("election-tweets", seed=0)
+    emb = glove_6b_50d()
+    if bench_size == "smoke":
+        data = data.subset(n_train=300, n_test=100, seed=0)
+        Rs, pot_queries = (32,), 3
+    else:
+        Rs, pot_queries = (256, 1024, 2048), 20
+    # Compile the kernels on a scrap run so no model pays for JIT compilation.
+    scrap = data.subset(n_train=30, n_test=10, seed=1)
+    _fit_predict(WMEClassifier(emb, n_features=4), scrap)
+    _fit_predict(KNNWMD(emb), scrap)
+    rows = []
+    knn_acc, knn_s = _fit_predict(KNNWMD(emb, n_neighbors=5), data)
+    rows.append({"model": "knn-wmd (leanml kernel)", "accuracy": knn_acc, "seconds": knn_s})
+    for R in Rs:
+        acc, secs = _fit_predict(
+            WMEClassifier(emb, n_features=R, random_words="gaussian", random_state=0), data
+        )
+        rows.append({"model": f"wme R={R} + LinearSVC", "accuracy": acc, "seconds": secs})
+    acc, secs = _fit_predict(tfidf_svc(), data)
+    rows.append({"model": "tfidf + LinearSVC", "accuracy": acc, "seconds": secs})
+    # kNN-WMD through ot.emd2 on a few test documents, extrapolated to the whole test set.
+    few = data.subset(n_train=None, n_test=pot_queries, seed=0)
+    pot = KNNWMD(emb, n_neighbors=5, solver="pot").fit(few.X_train, few.y_train)
+    t0 = time.perf_counter()
+    pot.predict(few.X_test)
+    per_query = (time.perf_counter() - t0) / pot_queries
+    rows.append(
+        {
+            "model": f"knn-wmd (ot.emd2), extrapolated from {pot_queries} queries",
+            "accuracy": float("nan"),
+            "seconds": per_query * data.n_test,
+        }
+    )
+    for row in rows:
+        row["time_vs_knn_leanml"] = row["seconds"] / knn_s
+    report(f"tweets-{bench_size}-threads{fixed_threads}", rows)
+
+
+def test_feature_throughput(bench_size, fixed_threads):
+    data = load("election-tweets", seed=0)
+    n, R = (200, 16) if bench_size == "smoke" else (data.n_train, 256)
+    try:
+        rows = throughput(list(data.X_train[:n]), glove_6b_50d(), R, [1, 2])
+    finally:
+        numba.set_num_threads(min(fixed_threads, numba.config.NUMBA_NUM_THREADS))
+    report(f"throughput-{bench_size}", rows)
+    assert rows[0]["doc_R_per_s"] > 0
