@@ -27,8 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-#: Largest number of sinks the collapsed SSP solver takes; above it, the network simplex.
-SSP_MAX_SINKS = 40
+#: Largest smaller side the collapsed SSP solver takes; above it, the network simplex.
+#: Measured: the SSP beats this simplex (NW-corner start) on every size up to 200 x 200.
+SSP_MAX_SINKS = 128
 
 # Status codes returned next to a cost: 0 optimal, 1 iteration limit hit.
 OK = 0
@@ -186,29 +187,38 @@ def _ssp(
             dist[j] = 0.0 if excess[j] > tol else np.inf
         target = -1
         d_t = np.inf
-        for _step in range(D):
-            u = -1
-            du = np.inf
-            for j in range(D):
-                if not done[j] and dist[j] < du:
-                    du = dist[j]
-                    u = j
-            if u < 0:
-                break
+        u = -1
+        du = np.inf
+        for j in range(D):
+            if dist[j] < du:
+                du = dist[j]
+                u = j
+        # One pass per settled node relaxes its edges and finds the next node to settle.
+        while u >= 0:
             done[u] = True
+            du = dist[u]
             if excess[u] < -tol:
                 target = u
                 d_t = du
                 break
+            pu = pot[u]
+            nxt = -1
+            dn = np.inf
             for k in range(D):
-                if not done[k] and A[u, k] >= 0:
-                    rc = W[u, k] + pot[u] - pot[k]
+                if done[k]:
+                    continue
+                if A[u, k] >= 0:
+                    rc = W[u, k] + pu - pot[k]
                     if rc < 0.0:  # rounding only: potentials keep reduced costs >= 0
                         rc = 0.0
                     nd = du + rc
                     if nd < dist[k]:
                         dist[k] = nd
                         pred[k] = u
+                if dist[k] < dn:
+                    dn = dist[k]
+                    nxt = k
+            u = nxt
         if target < 0:
             # Only rounding residue is left when the deficits are all below tolerance.
             left = 0.0
