@@ -77,6 +77,7 @@ def test_viterbi_equals_brute_force(rng):
             assert best[0] == pytest.approx(scores.max(), abs=1e-12)
             ref_path, ref_best = _reference.viterbi(U, T)
             np.testing.assert_array_equal(ref_path, path)
+            assert ref_best == pytest.approx(scores.max(), abs=1e-12)
 
 
 @pytest.mark.parametrize("scale", [1.0, 50.0, 800.0])
@@ -97,6 +98,7 @@ def test_scaled_equals_log_space_reference(rng, scale):
     assert n_log == n_seq
     assert abs(vals_log.sum() - ref) <= 1e-10 * abs(ref)
     np.testing.assert_allclose(dU_log, dU_ref, atol=1e-10)
+    np.testing.assert_allclose(dT_log, dT_ref, atol=1e-10 * max(1.0, np.abs(dT_ref).max()))
 
 
 def test_underflow_falls_back_to_log_space_exactly():

@@ -334,11 +334,12 @@ def cd_quadratic_l1(w, g, Q, Qh, gamma, lam, d, dh, max_passes, tol, seed):
         for q in range(r):
             acc += Q[i, q] * Qh[i, q]
         diag[i] = gamma - acc
-    np.random.seed(seed)
+    # Numba's njit RNG is the legacy per-thread one (Generator objects do not compile).
+    np.random.seed(seed)  # noqa: NPY002
     passes = 0
     for _ in range(max_passes):
         passes += 1
-        order = np.random.permutation(n)
+        order = np.random.permutation(n)  # noqa: NPY002
         max_step = 0.0
         max_d = 0.0
         for idx in range(n):

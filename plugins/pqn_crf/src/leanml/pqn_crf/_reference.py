@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -47,7 +49,7 @@ def chain_nll_grad(
     total = 0.0
     dU = np.zeros_like(U)
     dT = np.zeros_like(T)
-    for s, e in zip(offsets[:-1], offsets[1:], strict=True):
+    for s, e in itertools.pairwise(offsets):
         log_z, node, edge = log_forward_backward(U[s:e], T)
         ys = y[s:e]
         score = U[np.arange(s, e), ys].sum() + T[ys[:-1], ys[1:]].sum()
