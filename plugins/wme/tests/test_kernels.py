@@ -142,3 +142,18 @@ def test_large_pairs_use_the_simplex_and_stay_exact(rng):
     from leanml.wme import emd
 
     assert emd(a, b, C) == pytest.approx(ot.emd2(a / a.sum(), b / b.sum(), C), abs=1e-9)
+
+
+def test_multilevel_warm_start_on_long_documents():
+    """n >= 16 D takes the subsampled warm start (1 or 2 coarse levels); still exact."""
+    rng = np.random.default_rng(11)
+    for n, D in [(64, 3), (200, 6), (333, 10), (500, 21), (900, 4)]:
+        C = K.pair_costs(rng.normal(size=(n, 30)), rng.normal(size=(D, 30)))
+        a = rng.random(n) ** 3
+        a[::7] = 0.0  # zero-weight words, some on the subsampled rows
+        a /= a.sum()
+        b = rng.random(D)
+        b /= b.sum()
+        cost, status = K.emd_ssp(a, b, C)
+        assert status == K.OK
+        assert cost == pytest.approx(ot.emd2(a, b, C, numItermax=10**7), abs=1e-9)

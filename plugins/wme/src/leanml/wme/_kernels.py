@@ -129,6 +129,7 @@ def _ssp(
     fvec: np.ndarray,
     done: np.ndarray,
     max_aug: int,
+    warm: bool = False,
 ) -> tuple[float, int]:
     """Collapsed successive-shortest-path solver on n sources and D sinks.
 
@@ -136,6 +137,8 @@ def _ssp(
     ``A`` (D, D) int: collapsed edge costs and their argmin source; ``mem`` (D, n) and
     ``pos`` (n, D) int: the sources shipping to each sink and their slots; ``ivec``
     (4, D + 1) int; ``fvec`` (3, D) float; ``done`` (D,) bool. Returns ``(cost, status)``.
+    With ``warm``, ``fvec[1]`` holds sink potentials to start from (else zeros); on return it
+    holds the final potentials.
 
     Each augmentation costs O(D^2) for Dijkstra plus, per sink on the path, O(D) for a
     source joining it and O(n / D) per edge whose argmin source left it.
@@ -155,16 +158,21 @@ def _ssp(
     tol = 1e-13 * total
     for j in range(D):
         excess[j] = -b[j]
-        pot[j] = 0.0
+        if not warm:
+            pot[j] = 0.0
         cnt[j] = 0
         for k in range(D):
             W[j, k] = np.inf
             A[j, k] = -1
-    # Start: every word at its nearest sink (the relaxed problem's optimum, potentials 0).
+    # Start: every word at the sink minimising C_ij - pot_j: the optimum for the sink masses
+    # this produces, so all reduced costs are >= 0 (pot = 0: the nearest sink, as in RWMD).
     for i in range(n):
         best = 0
+        bc = C[i, 0] - pot[0]
         for k in range(1, D):
-            if C[i, k] < C[i, best]:
+            c = C[i, k] - pot[k]
+            if c < bc:
+                bc = c
                 best = k
         for k in range(D):
             F[i, k] = 0.0
@@ -281,22 +289,95 @@ def _ssp(
 
 
 @njit(cache=True, nogil=True)
-def emd_ssp(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> tuple[float, int]:
-    """Exact EMD by the collapsed SSP solver; allocates its own scratch."""
+def _ssp_multilevel(
+    a: np.ndarray,
+    b: np.ndarray,
+    C: np.ndarray,
+    Cbuf: np.ndarray,
+    abuf: np.ndarray,
+    Fbuf: np.ndarray,
+    W: np.ndarray,
+    A: np.ndarray,
+    Mbuf: np.ndarray,
+    Pbuf: np.ndarray,
+    ivec: np.ndarray,
+    fvec: np.ndarray,
+    done: np.ndarray,
+) -> tuple[float, int]:
+    """Collapsed SSP warm-started from the potentials of subsampled problems.
+
+    Each augmentation moves about one word between sinks, and the nearest-sink start leaves
+    O(n) words to move. Solving first on every 4th word (then every word), each level
+    starting from the coarser level's sink potentials, leaves only the words near the
+    boundaries to move. Every level is an exact SSP from a valid start, so the result is
+    exact. Buffers: ``Cbuf``, ``Fbuf``, ``Mbuf``, ``Pbuf`` of n * D entries, ``abuf`` of n.
+    """
     n, D = C.shape
-    return _ssp(
+    stride = 1
+    while n // (stride * 4) >= 4 * D:
+        stride *= 4
+    fvec[1, :] = 0.0
+    cost, status = 0.0, OK
+    total = 0.0
+    for j in range(D):
+        total += b[j]
+    while stride >= 1:
+        if stride == 1:
+            Cs = C
+            As = a
+            m = n
+        else:
+            m = (n + stride - 1) // stride
+            Cs = Cbuf[: m * D].reshape((m, D))
+            As = abuf[:m]
+            mass = 0.0
+            for t in range(m):
+                As[t] = a[t * stride]
+                mass += As[t]
+                for k in range(D):
+                    Cs[t, k] = C[t * stride, k]
+            if mass <= 0.0:
+                stride //= 4
+                continue
+            for t in range(m):
+                As[t] *= total / mass
+        cost, status = _ssp(
+            As,
+            b,
+            Cs,
+            Fbuf[: m * D].reshape((m, D)),
+            W,
+            A,
+            Mbuf[: m * D].reshape((D, m)),
+            Pbuf[: m * D].reshape((m, D)),
+            ivec,
+            fvec,
+            done,
+            50 * (m + D) + 1000,
+            True,
+        )
+        stride //= 4
+    return cost, status
+
+
+@njit(cache=True, nogil=True)
+def emd_ssp(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> tuple[float, int]:
+    """Exact EMD by the collapsed SSP solver (multilevel warm start); allocates scratch."""
+    n, D = C.shape
+    return _ssp_multilevel(
         a,
         b,
         C,
-        np.empty((n, D)),
+        np.empty(n * D),
+        np.empty(n),
+        np.empty(n * D),
         np.empty((D, D)),
         np.empty((D, D), dtype=np.int64),
-        np.empty((D, n), dtype=np.int64),
-        np.empty((n, D), dtype=np.int64),
+        np.empty(n * D, dtype=np.int64),
+        np.empty(n * D, dtype=np.int64),
         np.empty((4, D + 1), dtype=np.int64),
         np.empty((3, D)),
         np.empty(D, dtype=np.bool_),
-        50 * (n + D) + 1000,
     )
 
 
@@ -551,6 +632,8 @@ def _doc_vs_random(
             Dmax = rptr[r + 1] - rptr[r]
     # Flat buffers reshaped per random document keep every work array contiguous.
     Cbuf = np.empty(n * Dmax)
+    Csub = np.empty(n * Dmax)
+    asub = np.empty(n)
     Fbuf = np.empty(n * Dmax)
     Wbuf = np.empty(Dmax * Dmax)
     Abuf = np.empty(Dmax * Dmax, dtype=np.int64)
@@ -578,19 +661,20 @@ def _doc_vs_random(
         elif n == 1:
             out[r] = emd_d1(b, C.T)
         else:
-            c, st = _ssp(
+            c, st = _ssp_multilevel(
                 wts,
                 b,
                 C,
-                Fbuf[: n * D].reshape((n, D)),
+                Csub,
+                asub,
+                Fbuf,
                 Wbuf[: D * D].reshape((D, D)),
                 Abuf[: D * D].reshape((D, D)),
-                Mbuf[: n * D].reshape((D, n)),
-                Pbuf[: n * D].reshape((n, D)),
+                Mbuf,
+                Pbuf,
                 ivec[:, : D + 1],
                 fvec[:, :D],
                 done[:D],
-                50 * (n + D) + 1000,
             )
             out[r] = c
             if st != OK:
