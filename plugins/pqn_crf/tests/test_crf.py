@@ -115,6 +115,7 @@ def test_token_feature_rules():
     idx = AttributeIndex()
     Xc, offsets = idx.fit_transform([[{"a": 1.0}, {"b": 2.0}], [{"a": 3.0, "zz": 0.5}]])
     assert offsets.tolist() == [0, 2, 3] and idx.size == 3
+    assert Xc.toarray().tolist() == [[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [3.0, 0.0, 0.5]]
     X2, _ = idx.transform([[{"a": 1.0, "unseen": 4.0}]])
     assert X2.shape == (1, 3) and X2.toarray().tolist() == [[1.0, 0.0, 0.0]]
 
@@ -133,7 +134,7 @@ def test_array_sequences_equal_dict_sequences(ocr_small):
 
 
 def test_single_token_sequences_and_one_label(hmm):
-    X, Y, _, _ = hmm
+    X, _, _, _ = hmm
     Xs = [[tok] for seq in X[:20] for tok in seq[:1]]
     Ys = [np.array(["A"]) for _ in Xs]
     crf = CRF(c1=0.1).fit(Xs, Ys)  # one label: log Z = score, NLL = 0

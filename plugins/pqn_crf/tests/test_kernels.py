@@ -162,6 +162,9 @@ def test_numba_kernels_equal_numpy_references(rng):
         Xt.indptr.astype(np.int64), Xt.indices.astype(np.int64), Xt.data, D, rows
     )
     np.testing.assert_allclose(G, (X.T @ D)[rows], atol=1e-13)
+    for parts in (1, 3):
+        Gt = _kernels.csr_t_matmul(*idx, X.data, D, 20, parts)
+        np.testing.assert_allclose(Gt, X.T @ D, atol=1e-13)
 
 
 def test_objective_equals_reference_nll(chain, rng):

@@ -9,6 +9,7 @@ term ``c1 * ||w||_1`` (over transitions too) belongs to the solver.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -138,13 +139,18 @@ class ChainObjective:
         d, K = data.n_attributes, data.K
         g = np.empty_like(w)
         if active is None:
-            rows = np.arange(d, dtype=np.int64)
+            G = _kernels.csr_t_matmul(
+                data.idx[0], data.idx[1], data.X.data, dU, d, numba.get_num_threads()
+            )
+            g[: d * K] = G.ravel()
         else:
+            # The paper's partial gradient: only attributes with an active coordinate,
+            # through the feature-indexed layout.
             g[: d * K] = np.nan
             act = np.asarray(active)
             rows = np.unique(act[act < d * K] // K).astype(np.int64)
-        G = _kernels.csr_rows_dot(data.t_idx[0], data.t_idx[1], data.Xt.data, dU, rows)
-        g[: d * K].reshape(d, K)[rows] = G
+            G = _kernels.csr_rows_dot(data.t_idx[0], data.t_idx[1], data.Xt.data, dU, rows)
+            g[: d * K].reshape(d, K)[rows] = G
         g[d * K :] = dT.ravel()
         if self.c2 > 0:
             nll += self.c2 * float(w @ w)

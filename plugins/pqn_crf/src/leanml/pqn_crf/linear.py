@@ -248,7 +248,8 @@ class HierarchicalClassifier(_LinearBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable leaf."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class L1LogisticRegression(_LinearBase):
@@ -327,4 +328,5 @@ class L1LogisticRegression(_LinearBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

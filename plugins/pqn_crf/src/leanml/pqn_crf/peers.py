@@ -4,8 +4,9 @@
   python-crfsuite, set up so its objective is exactly :class:`~leanml.pqn_crf.CRF`'s
   (all attribute x label and label x label features, no frequency cut, labels seen in
   training). Its per-iteration log (loss, line-search trials, seconds) is kept.
-- :func:`liblinear_l1_logistic`: scikit-learn's ``LogisticRegression(penalty="l1",
-  solver="liblinear")`` with ``C = 1/lam``, the flat binary model.
+- :func:`liblinear_l1_logistic`: scikit-learn's ``LogisticRegression(l1_ratio=1,
+  solver="liblinear")`` (pure L1; ``penalty="l1"`` is deprecated since scikit-learn 1.8)
+  with ``C = 1/lam``, the flat binary model.
 
 Both need the ``peers`` extra: ``pip install 'leanml-pqn-crf[peers]'``.
 """
@@ -160,5 +161,5 @@ def liblinear_l1_logistic(lam: float = 1.0, tol: float = 1e-6, max_iter: int = 1
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(
-        penalty="l1", solver="liblinear", C=1.0 / lam, tol=tol, max_iter=max_iter
+        l1_ratio=1.0, solver="liblinear", C=1.0 / lam, tol=tol, max_iter=max_iter
     )
