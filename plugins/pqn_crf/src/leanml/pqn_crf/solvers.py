@@ -138,7 +138,12 @@ class _Counter:
 
 
 def compact_lbfgs(
-    S: np.ndarray, Y: np.ndarray, gamma: float, rows: np.ndarray | None = None
+    S: np.ndarray,
+    Y: np.ndarray,
+    gamma: float,
+    rows: np.ndarray | None = None,
+    SS: np.ndarray | None = None,
+    SY: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Compact form B = gamma*I - Q Qhᵀ of the L-BFGS matrix (Byrd, Nocedal, Schnabel 1994).
 
@@ -148,6 +153,8 @@ def compact_lbfgs(
     gamma : the scaling of B_0 = gamma*I.
     rows : restrict to these coordinates (the principal sub-block B_AA, positive definite
         because B is).
+    SS, SY : SᵀS and SᵀY ([i, j] = s_i . y_j) when already known (the solver keeps them
+        up to date as pairs arrive, so a call costs O(k |rows|), not O(k² n)).
 
     Returns
     -------
@@ -159,8 +166,8 @@ def compact_lbfgs(
     if k == 0:
         n = S.shape[1] if rows is None else rows.size
         return np.zeros((n, 0)), np.zeros((n, 0))
-    SY = S @ Y.T  # (k, k): [i, j] = s_i . y_j
-    SS = S @ S.T
+    SY = S @ Y.T if SY is None else SY
+    SS = S @ S.T if SS is None else SS
     L = np.tril(SY, -1)
     middle = np.block([[gamma * SS, L], [L.T, -np.diag(np.diag(SY))]])
     R = np.linalg.inv(middle)
@@ -168,6 +175,50 @@ def compact_lbfgs(
     Q = np.concatenate([gamma * Sr, Yr], axis=0).T  # (n, 2k)
     Qh = Q @ R  # R is symmetric, so the rows of (R Qᵀ)ᵀ are Q R
     return np.ascontiguousarray(Q), np.ascontiguousarray(Qh)
+
+
+class _Memory:
+    """The last ``m`` pairs in a ring buffer, with SᵀS and SᵀY updated as pairs arrive."""
+
+    def __init__(self, m: int, n: int) -> None:
+        self.m = m
+        self.S = np.empty((m, n))
+        self.Y = np.empty((m, n))
+        self.SS = np.empty((m, m))
+        self.SY = np.empty((m, m))
+        self.slots: list[int] = []  # oldest first
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def clear(self) -> None:
+        self.slots.clear()
+
+    def add(self, s: np.ndarray, y: np.ndarray) -> None:
+        if self.m == 0:
+            return
+        if len(self.slots) == self.m:
+            slot = self.slots.pop(0)
+        else:
+            slot = len(self.slots)
+        self.S[slot] = s
+        self.Y[slot] = y
+        self.slots.append(slot)
+        used = slice(0, len(self.slots))  # the filled slots are always 0..k-1 (no copy)
+        ss = self.S[used] @ s
+        self.SS[slot, used] = ss
+        self.SS[used, slot] = ss
+        self.SY[slot, used] = self.Y[used] @ s  # s_new . y_j
+        self.SY[used, slot] = self.S[used] @ y  # s_j . y_new
+
+    def compact(self, gamma: float, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        order = np.array(self.slots)
+        if rows.size == self.S.shape[1]:
+            S, Y = self.S[order], self.Y[order]
+        else:
+            S, Y = self.S[np.ix_(order, rows)], self.Y[np.ix_(order, rows)]
+        ix = np.ix_(order, order)
+        return compact_lbfgs(S, Y, gamma, SS=self.SS[ix], SY=self.SY[ix])
 
 
 def _default_passes(it: int) -> int:
@@ -254,8 +305,7 @@ def prox_qn(
     if v0 == 0.0:
         return SolverResult(w, F, 0, evaluate.n, True, "w0 is optimal", trace)
     schedule = _passes_schedule(inner_passes)
-    S: deque[np.ndarray] = deque(maxlen=max(m, 1))
-    Y: deque[np.ndarray] = deque(maxlen=max(m, 1))
+    memory = _Memory(m, n)
     gamma = max(float(np.linalg.norm(g)), 1.0)  # first step has length <= 1 (as liblbfgs)
     epoch_tol = max(0.1 * v0, stop_at)
     all_idx = np.arange(n)
@@ -273,12 +323,11 @@ def prox_qn(
                 break
             epoch_tol = max(epoch_tol * 0.1, stop_at)
             A = _shrink(all_idx, w, g, lam) if shrinking else all_idx
-        d_A, delta = _direction(w, g, A, S, Y, gamma, lam, m, schedule(it), inner_tol, rng)
+        d_A, delta = _direction(w, g, A, memory, gamma, lam, schedule(it), inner_tol, rng)
         step = _line_search(evaluate, w, F, A, d_A, delta, lam, sigma, max_ls, partial)
-        if step is None and len(S):
-            S.clear()
-            Y.clear()  # the quasi-Newton model misled: retry as a proximal-gradient step
-            d_A, delta = _direction(w, g, A, S, Y, gamma, lam, m, 1, inner_tol, rng)
+        if step is None and len(memory):
+            memory.clear()  # the quasi-Newton model misled: retry as a proximal-gradient step
+            d_A, delta = _direction(w, g, A, memory, gamma, lam, 1, inner_tol, rng)
             step = _line_search(evaluate, w, F, A, d_A, delta, lam, sigma, max_ls, partial)
         if step is None:
             message = "line search cannot make progress (at the precision limit of F?)"
@@ -296,9 +345,7 @@ def prox_qn(
         yy = float(y @ y)
         if sy > 1e-10 * yy and sy > 0:  # skip pairs that would break positive definiteness
             gamma = yy / sy
-            if m > 0:
-                S.append(s)
-                Y.append(y)
+            memory.add(s, y)
         stalled = stalled + 1 if F - F_new <= _ROUNDING * abs(F) else 0
         w, f, g, F = w_new, f_new, g_new, F_new
         trace.add(F, w, evaluate.n, t0, A.size)
@@ -340,22 +387,20 @@ def _direction(
     w: np.ndarray,
     g: np.ndarray,
     A: np.ndarray,
-    S: deque[np.ndarray],
-    Y: deque[np.ndarray],
+    memory: _Memory,
     gamma: float,
     lam: float,
-    m: int,
     passes: int,
     inner_tol: float,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, float]:
     """Approximate minimiser d_A of the quadratic model and its predicted decrease Δ."""
     wA, gA = np.ascontiguousarray(w[A]), np.ascontiguousarray(g[A])
-    if m == 0 or not S:
+    if not len(memory):
         Q, Qh = np.zeros((A.size, 0)), np.zeros((A.size, 0))
         passes = 1  # B = γI is diagonal: one pass is the exact minimiser
     else:
-        Q, Qh = compact_lbfgs(np.asarray(S), np.asarray(Y), gamma, A)
+        Q, Qh = memory.compact(gamma, A)
     d = np.zeros(A.size)
     dh = np.zeros(Q.shape[1])
     cd_quadratic_l1(wA, gA, Q, Qh, gamma, lam, d, dh, passes, inner_tol, int(rng.integers(2**31)))
