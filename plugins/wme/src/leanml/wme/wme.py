@@ -186,7 +186,8 @@ class WordMoversEmbedding(TransformerMixin, BaseEstimator):
         if docs.empty.all():
             raise InputError(
                 f"all {docs.n_docs} training documents are empty or out of vocabulary "
-                f"(OOV rate {docs.oov_rate:.0%}); check the tokenizer and the embeddings"
+                f"(OOV rate {docs.oov_rate:.0%}) for embeddings {self.embeddings_!r}; check the "
+                "tokenizer and the embeddings (e.g. -p embeddings=synonym-shift for that set)"
             )
         self.idf_ = idf_weights(docs, len(self.embeddings_)) if self.weights == "tfidf" else None
         rng = np.random.default_rng(self.random_state)
