@@ -21,7 +21,7 @@ from leanml.core import Dataset
 from . import _kernels as K
 from .embeddings import Embeddings
 from .estimators import KNNWMD, WMEClassifier, _unit
-from .peers import MeanVectors, mean_vectors_svc, tfidf_svc
+from .peers import MeanVectors, SIFEmbedding, mean_vectors_svc, tfidf_svc
 from .wme import WordMoversEmbedding
 
 __all__ = ["classify", "kernel_ratios", "lee_similarity", "model_factories", "throughput"]
@@ -87,7 +87,8 @@ def classify(
 def lee_similarity(data: Dataset, emb: Embeddings, R: int = 1024, seed: int = 0) -> list[dict]:
     """Pearson and Spearman correlation with the 1225 human Lee pairs, per method.
 
-    WME is fitted (unsupervised) on the Lee background corpus; TF-IDF on background + Lee.
+    WME is fitted (unsupervised) on the Lee background corpus; TF-IDF and SIF's word
+    frequencies and principal direction on background + Lee.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -111,6 +112,9 @@ def lee_similarity(data: Dataset, emb: Embeddings, R: int = 1024, seed: int = 0)
                 .toarray()
             ),
             "mean-vector cosine": scores(MeanVectors(emb).fit(data.X_test).transform(data.X_test)),
+            "SIF cosine": scores(
+                SIFEmbedding(emb).fit(list(data.X_train) + list(data.X_test)).transform(data.X_test)
+            ),
         }
     return [
         {
