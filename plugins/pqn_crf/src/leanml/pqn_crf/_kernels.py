@@ -369,7 +369,7 @@ def csr_rows_dot(t_indptr, t_indices, t_data, D, rows):
     return G
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def cd_quadratic_l1(w, g, Q, Qh, gamma, lam, d, dh, max_passes, tol, seed):
     """Randomised coordinate descent on min_d gᵀd + ½dᵀBd + lam*||w + d||_1.
 

@@ -143,7 +143,7 @@ class CRF(ParamsMixin):
             raise ParameterError(f"unknown solver {self.solver!r}; choose one of {SOLVERS}")
         data = self._encode(X, y, fit=True)
         objective = ChainObjective(data, c2=self.c2)
-        with threads(self.n_threads):
+        with threads(self.n_threads, single_blas=True):
             result = run_solver(
                 self.solver,
                 objective,

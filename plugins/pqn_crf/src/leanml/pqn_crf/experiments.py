@@ -75,7 +75,7 @@ def trace_solvers(
                 "wall": peer.train_seconds_,
             }
             continue
-        with threads(n_threads):
+        with threads(n_threads, single_blas=True):
             t0 = time.perf_counter()
             res = _run(name, obj, w0, c1, max_evals, m)
             wall = time.perf_counter() - t0
