@@ -16,10 +16,10 @@ from .experiments import gap_table, trace_solvers
 def run_demo(ctx: DemoContext) -> list[dict[str, Any]]:
     """Evaluations and seconds to relative gaps 1e-2..1e-4, then test accuracy.
 
-    Full mode: 1,000 words, c1 = 1, 250 evaluations per solver (about a minute).
+    Full mode: 2,000 words, c1 = 1, 300 evaluations per solver (about a minute).
     Quick mode: 150 words, 60 evaluations.
     """
-    n_words, budget = (150, 60) if ctx.quick else (1000, 250)
+    n_words, budget = (150, 60) if ctx.quick else (2000, 300)
     data = load_ocr(test_folds=(0,), n_words=n_words, seed=ctx.seed)
     ctx.echo(
         f"OCR letters: {len(data.X_train)} training words, {len(data.X_test)} test words, "
