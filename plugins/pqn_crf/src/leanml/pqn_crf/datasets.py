@@ -23,6 +23,7 @@ from leanml.core import Dataset, InputError, PackageFile, fetch_file, load_datas
 __all__ = [
     "DIGITS_TREE",
     "FILES",
+    "digits_taxonomy",
     "hmm_sequences",
     "load_digits_tree",
     "load_hmm",
@@ -233,15 +234,21 @@ DIGITS_TREE: dict[str, list[int]] = {
 }
 
 
-def load_digits_tree(seed: int = 0) -> Dataset:
-    """scikit-learn's 8x8 digits (the core's ``digits``), scaled to [0, 1], with
-    ``metadata["taxonomy"]``: a ``{child: parent}`` map over ``DIGITS_TREE``."""
-    base = load_dataset("digits", seed=seed)
+def digits_taxonomy() -> dict[Any, Any]:
+    """``DIGITS_TREE`` as a ``{child: parent}`` map (groups are roots)."""
     parents: dict[Any, Any] = {}
     for group, members in DIGITS_TREE.items():
         parents[group] = None
         for digit in members:
             parents[digit] = group
+    return parents
+
+
+def load_digits_tree(seed: int = 0) -> Dataset:
+    """scikit-learn's 8x8 digits (the core's ``digits``), scaled to [0, 1], with
+    ``metadata["taxonomy"]``: a ``{child: parent}`` map over ``DIGITS_TREE``."""
+    base = load_dataset("digits", seed=seed)
+    parents = digits_taxonomy()
     return Dataset(
         name="digits-tree",
         X_train=base.X_train / 16.0,

@@ -184,7 +184,9 @@ class HierarchicalClassifier(_LinearBase):
     Parameters
     ----------
     taxonomy : ``{node: parent}`` map (roots map to ``None``); its leaves are the classes.
-        ``None`` gives the flat multinomial model over the labels seen in ``fit``.
+        ``None`` gives the flat multinomial model over the labels seen in ``fit``;
+        ``"digits"`` the shipped tree of the ``digits-tree`` data set (for the CLI:
+        ``leanml run pqn-hier -d digits-tree -p taxonomy=digits``).
     lam : L1 weight λ on the summed loss; c2 : L2 coefficient (c2*||w||²).
     fit_intercept : append a constant feature (its weights are penalised like the others).
     solver, m, tol, max_iter, shrinking, n_threads, random_state : as for :class:`CRF`.
@@ -196,7 +198,7 @@ class HierarchicalClassifier(_LinearBase):
 
     def __init__(
         self,
-        taxonomy: Mapping[Hashable, Hashable | None] | None = None,
+        taxonomy: Mapping[Hashable, Hashable | None] | str | None = None,
         lam: float = 1.0,
         c2: float = 0.0,
         fit_intercept: bool = True,
@@ -221,7 +223,16 @@ class HierarchicalClassifier(_LinearBase):
         self.random_state = random_state
 
     def _objective(self, X: Any, y: Any) -> LeafSoftmaxObjective:
-        tax = Taxonomy.flat(y) if self.taxonomy is None else Taxonomy(self.taxonomy)
+        if self.taxonomy is None:
+            tax = Taxonomy.flat(y)
+        elif isinstance(self.taxonomy, str):
+            from .datasets import digits_taxonomy
+
+            if self.taxonomy != "digits":
+                raise ParameterError(f"unknown taxonomy name {self.taxonomy!r}; use 'digits'")
+            tax = Taxonomy(digits_taxonomy())
+        else:
+            tax = Taxonomy(self.taxonomy)
         A = _as_matrix(X, self.fit_intercept)
         self.taxonomy_ = tax
         self.classes_ = tax.leaves
