@@ -16,7 +16,7 @@ from .experiments import gap_table, trace_solvers
 def run_demo(ctx: DemoContext) -> list[dict[str, Any]]:
     """Evaluations and seconds to relative gaps 1e-2..1e-4, then test accuracy.
 
-    Full mode: 2,000 words, c1 = 1, 300 evaluations per solver (about a minute).
+    Full mode: 2,000 words, c1 = 1, 300 evaluations per solver (about 30 s).
     Quick mode: 150 words, 60 evaluations.
     """
     n_words, budget = (150, 60) if ctx.quick else (2000, 300)
