@@ -163,7 +163,10 @@ def _exact_at_start(head: _Head, P, shape_W):
     F = head.F
     if head.free_bias:
         F = torch.cat([F, torch.ones(F.shape[0], 1, dtype=F.dtype)], 1)
-    L = torch.linalg.cholesky(head_hessian(F, P, head.lmbda))
+    # float32 halves the O(n d^2 C^2) GEMM; a preconditioner needs no more digits (CG runs
+    # on exact float64 products), but the factorisation stays float64 for small lambda
+    H = head_hessian(F.to(torch.float32), P.to(torch.float32), head.lmbda)
+    L = torch.linalg.cholesky(H.to(torch.float64))
     d, _C = shape_W
 
     def apply(r):
