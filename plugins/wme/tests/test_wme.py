@@ -47,6 +47,18 @@ def test_distances_match_linprog_reference(shift):
     np.testing.assert_allclose(W, wmd_to_random_docs_ref(ref_docs, rand), atol=1e-8)
 
 
+def test_blocks_of_random_documents_give_the_same_distances(shift, monkeypatch):
+    """A ground-cost budget of a few omegas splits R into blocks without changing a value."""
+    import leanml.wme.wme as wme_module
+
+    data, emb = shift
+    m = WordMoversEmbedding(emb, n_features=23, d_max=5, random_state=0).fit(data.X_train)
+    whole = m.wmd_to_random_documents(data.X_test)
+    n_words = len(np.unique(m._documents(data.X_test).rows))
+    monkeypatch.setattr(wme_module, "GROUND_COST_BYTES", 8 * n_words * 5 * 3)
+    np.testing.assert_array_equal(m.wmd_to_random_documents(data.X_test), whole)
+
+
 def test_gamma_median_is_inverse_median_distance(shift):
     data, emb = shift
     m = WordMoversEmbedding(emb, n_features=32, gamma_sample=10_000, random_state=0)

@@ -30,6 +30,8 @@ __all__ = ["RANDOM_WORDS", "WordMoversEmbedding", "ground_costs"]
 #: the training words' vectors.
 RANDOM_WORDS = ("box_unit", "box", "vocab_sample", "gaussian")
 ON_EMPTY = ("zero", "nan", "raise")
+#: Memory budget of one block of ground costs (words x random words, float64).
+GROUND_COST_BYTES = 256 * 2**20
 
 
 def ground_costs(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -242,13 +244,23 @@ class WordMoversEmbedding(TransformerMixin, BaseEstimator):
                 f"embedding dimension {V.shape[1]} differs from the fitted random words' "
                 f"{self.random_vectors_.shape[1]}; refit after changing the embeddings"
             )
-        G = ground_costs(V, self.random_vectors_)
         w = docs.weights(self.idf_)
-        dist, status = K.wmd_to_random_docs(
-            docs.indptr, local.astype(np.int64).ravel(), w, G, self.random_ptr_
-        )
-        if status.any():  # never seen in testing; a loud failure beats a silent wrong value
-            raise RuntimeError(f"EMD solver hit its iteration limit on {status.sum()} documents")
+        words = local.astype(np.int64).ravel()
+        ptr = self.random_ptr_
+        R = len(ptr) - 1
+        dist = np.empty((docs.n_docs, R))
+        # The ground costs of every used word against the random words of a block of omegas:
+        # blocks keep that table under GROUND_COST_BYTES however large R and the vocabulary.
+        per_omega = 8 * len(V) * max(int(ptr[-1]) / max(R, 1), 1.0)
+        block = max(1, int(GROUND_COST_BYTES // per_omega))
+        for r0 in range(0, R, block):
+            r1 = min(r0 + block, R)
+            G = ground_costs(V, self.random_vectors_[ptr[r0] : ptr[r1]])
+            dist[:, r0:r1], status = K.wmd_to_random_docs(
+                docs.indptr, words, w, G, ptr[r0 : r1 + 1] - ptr[r0]
+            )
+            if status.any():  # never seen in testing; a loud failure beats a wrong value
+                raise RuntimeError(f"EMD solver hit its iteration limit on {status.sum()} docs")
         return dist
 
     def wmd_to_random_documents(self, X: Any) -> np.ndarray:
