@@ -227,11 +227,26 @@ def bench_cmd(settings, k, slow_peer) -> None:
         }
         for m in ("l2", "lje")
     ]
-    peers = [("captum TracInCPFast", True)] + ([("captum TracInCP", False)] if slow_peer else [])
-    for name, fast in peers:
+    # TracInCP re-differentiates the training set once per test batch: one batch is its
+    # cheapest setting, batches of 64 what a test DataLoader gives
+    peers = [("captum TracInCPFast", True, None)]
+    if slow_peer:
+        peers += [
+            ("captum TracInCP, one test batch", False, None),
+            ("captum TracInCP, test batches of 64", False, 64),
+        ]
+    for name, fast, test_batch in peers:
         seconds = best_of(
-            lambda fast=fast: tracin_topk(
-                model, model.head, Xtr_t, ytr_t, Xte_t, pred, k=k, fast=fast
+            lambda fast=fast, test_batch=test_batch: tracin_topk(
+                model,
+                model.head,
+                Xtr_t,
+                ytr_t,
+                Xte_t,
+                pred,
+                k=k,
+                fast=fast,
+                test_batch_size=test_batch,
             )
         )
         rows.append({"method": name, "seconds": seconds})

@@ -29,10 +29,14 @@ def tracin_topk(
     k: int = 10,
     fast: bool = True,
     batch_size: int = 256,
+    test_batch_size: int | None = None,
 ) -> Any:
     """Top-k proponents of each test point by Captum TracInCP(Fast), one checkpoint.
 
-    Returns Captum's ``(indices, scores)`` result.
+    ``test_batch_size`` splits the test points into batches of that size, one ``influence``
+    call each, as when they come from a ``DataLoader``; Captum re-differentiates every
+    training point per call, so TracInCP's time grows with the number of batches (None:
+    one batch, its cheapest setting). Returns ``(indices, scores)``, each (n_test, k).
     """
     try:
         from captum.influence import TracInCP, TracInCPFast
@@ -68,4 +72,11 @@ def tracin_topk(
                 loss_fn=nn.CrossEntropyLoss(reduction="none"),
                 batch_size=batch_size,
             )
-        return tracin.influence((X_test, y_test), k=k, proponents=True)
+        step = len(X_test) if test_batch_size is None else test_batch_size
+        if step < 1:
+            raise ParameterError(f"test_batch_size must be >= 1, got {test_batch_size}")
+        parts = [
+            tracin.influence((X_test[s : s + step], y_test[s : s + step]), k=k, proponents=True)
+            for s in range(0, len(X_test), step)
+        ]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
