@@ -22,6 +22,7 @@ from .errors import LeanmlError, ParameterError
 from .loaders import dataset_from_file, looks_like_file
 from .plugins import Plugins, get_plugins
 from .registry import DemoContext, MetricSpec
+from .threads import set_threads
 
 __all__ = ["cli", "main"]
 
@@ -79,25 +80,6 @@ class _UserError(click.ClickException):
     exit_code = 2
 
 
-def _set_threads(n: int) -> None:
-    """Cap every thread pool leanml's kernels use (BLAS/OpenMP, Numba, Torch)."""
-    import importlib.util
-    import os
-
-    os.environ["OMP_NUM_THREADS"] = str(n)
-    os.environ["NUMBA_NUM_THREADS"] = str(n)
-    if importlib.util.find_spec("threadpoolctl"):
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=n)
-    if importlib.util.find_spec("numba"):
-        import numba
-
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(n)
-
-
 @click.group(cls=LeanmlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="leanml")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -119,7 +101,7 @@ def cli(
     ctx.obj = Settings(debug=debug, quiet=quiet, out=out, seed=seed, threads=threads)
     console.set_quiet(quiet)
     if threads is not None:
-        _set_threads(threads)
+        set_threads(threads)
 
 
 def _write_json(settings: Settings, stem: str, payload: Any) -> Path:

@@ -1,0 +1,64 @@
+"""Thread caps: the context manager restores what it changed; the benchmark fixtures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from leanml.core.threads import thread_limits
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+def _blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpoolctl.threadpool_info()}
+
+
+def test_thread_limits_caps_and_restores():
+    import numpy  # noqa: F401  (loads BLAS, so threadpoolctl sees a pool)
+
+    before = _blas_threads()
+    with thread_limits(1) as n:
+        assert n == 1
+        assert _blas_threads() == {1}
+    assert _blas_threads() == before
+
+
+def test_thread_limits_rejects_zero():
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        with thread_limits(0):
+            pass
+
+
+BENCH_FILE = """
+from leanml.core.testing import bench_size, fixed_threads  # noqa: F401
+
+def test_settings(bench_size, fixed_threads):
+    print("SETTINGS", bench_size, fixed_threads)
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "expect", "code"),
+    [
+        ({}, "SETTINGS full 2", 0),
+        ({"LEANML_BENCH": "smoke", "LEANML_BENCH_THREADS": "1"}, "SETTINGS smoke 1", 0),
+        ({"LEANML_BENCH": "huge"}, "LEANML_BENCH must be one of", 1),
+        ({"LEANML_BENCH_THREADS": "two"}, "LEANML_BENCH_THREADS must be an integer", 1),
+    ],
+)
+def test_benchmark_fixtures(tmp_path, env, expect, code):
+    (tmp_path / "test_b.py").write_text(BENCH_FILE)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEANML_BENCH")}
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-s", "-q", "-p", "no:cacheprovider", "test_b.py"],
+        cwd=tmp_path,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert expect in out.stdout + out.stderr
+    assert (out.returncode == 0) == (code == 0), out.stdout + out.stderr
