@@ -69,6 +69,15 @@ def test_text_lines_and_conll(tmp_path):
     conll.write_text("EU NNP B-ORG\nrejects O\n")
     with pytest.raises(DataError, match=r"c\.conll:2: expected 3 columns, got 2"):
         load_conll(conll)
+    # ragged rows (MeCab-style feature columns that vary per token), label last
+    conll.write_text("EU\tNNP\tB-ORG\nrejects\tO\n\nPeter\tNNP\tx\tB-PER\n")
+    assert load_conll(conll, separator="\t", ragged=True) == [
+        [["EU", "NNP", "B-ORG"], ["rejects", "O"]],
+        [["Peter", "NNP", "x", "B-PER"]],
+    ]
+    conll.write_text("EU\tB-ORG\nlonely\n")
+    with pytest.raises(DataError, match=r"c\.conll:2: expected a token and a label"):
+        load_conll(conll, separator="\t", ragged=True)
 
 
 def test_dataset_from_file_formats(tmp_path):

@@ -225,7 +225,10 @@ def load_text_lines(
 
 
 def load_conll(
-    source: str | Path | IO[str], columns: int | None = None, separator: str | None = None
+    source: str | Path | IO[str],
+    columns: int | None = None,
+    separator: str | None = None,
+    ragged: bool = False,
 ) -> list[list[list[str]]]:
     """Read CoNLL columns: one token per line, blank lines between sentences.
 
@@ -237,6 +240,10 @@ def load_conll(
         Expected number of columns; the first line decides when ``None``.
     separator
         Column separator; any whitespace when ``None``.
+    ragged
+        Allow lines with different numbers of columns (at least 2: some token fields and the
+        label, last), as in files whose feature columns vary per token; ``columns`` is then
+        ignored.
 
     Returns
     -------
@@ -257,6 +264,13 @@ def load_conll(
             if line.startswith("-DOCSTART-"):
                 continue
             cols = line.split(separator) if separator else line.split()
+            if ragged:
+                if len(cols) < 2:
+                    raise DataError(
+                        f"expected a token and a label, got {len(cols)} column", name, lineno
+                    )
+                current.append(cols)
+                continue
             if columns is None:
                 columns = len(cols)
             if len(cols) != columns:

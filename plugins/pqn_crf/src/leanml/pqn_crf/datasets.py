@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from leanml.core import Dataset, InputError, PackageFile, fetch_file, load_dataset
+from leanml.core.loaders import load_conll
 
 __all__ = [
     "DIGITS_TREE",
@@ -142,18 +143,8 @@ def load_ner(test_size: float = 0.2, seed: int = 0, features: bool = True) -> Da
     With ``features`` the tokens are feature dicts (:func:`ner_token_features`); otherwise
     the raw columns (surface, char type, MeCab POS fields) without the tag.
     """
-    text = fetch_file(FILES["ner"]).read_text(encoding="utf-8")
-    sentences: list[list[list[str]]] = []
-    current: list[list[str]] = []
-    for line in text.splitlines():
-        if not line.strip():
-            if current:
-                sentences.append(current)
-                current = []
-            continue
-        current.append(line.split("\t"))
-    if current:
-        sentences.append(current)
+    # MeCab gives some tokens fewer POS fields, so the rows are ragged; the tag is last
+    sentences = load_conll(fetch_file(FILES["ner"]), separator="\t", ragged=True)
     X = [
         [ner_token_features(s, i) for i in range(len(s))] if features else [t[:-1] for t in s]
         for s in sentences
