@@ -157,3 +157,63 @@ def test_multilevel_warm_start_on_long_documents():
         cost, status = K.emd_ssp(a, b, C)
         assert status == K.OK
         assert cost == pytest.approx(ot.emd2(a, b, C, numItermax=10**7), abs=1e-9)
+
+
+def test_weighted_quantile_matches_sorting():
+    """Smallest t with cumulative weight >= target, ties and out-of-range targets included."""
+    rng = np.random.default_rng(5)
+    for m in [1, 2, 7, 31, 32, 200, 500]:
+        for rounded in (False, True):
+            t = rng.normal(size=m)
+            if rounded:
+                t = np.round(t, 1)
+            w = rng.random(m) * (rng.random(m) > 0.1)
+            mass = w.sum()
+            values = np.unique(t)
+            cum = np.array([w[t <= x].sum() for x in values])
+            for target in [0.0, 0.01 * mass, 0.1 * mass, 0.37 * mass, 0.9 * mass, 2.0 * mass]:
+                expected = values[-1] if target > cum[-1] else values[np.argmax(cum >= target)]
+                got = K._weighted_quantile(t.copy(), w.copy(), m, target, mass)
+                assert got == expected, (m, rounded, target)
+
+
+def test_dual_sweep_raises_the_dual_and_keeps_each_best_sink_exact():
+    rng = np.random.default_rng(8)
+    for n, D in [(12, 12), (60, 21), (200, 21), (90, 40)]:
+        C = K.pair_costs(rng.normal(size=(n, 20)), rng.normal(size=(D, 20)))
+        if n == 60:
+            C = np.round(C, 1)
+        a = rng.random(n) ** 3
+        a[::5] = 0.0
+        a /= a.sum()
+        b = rng.random(D)
+        b /= b.sum()
+        v = np.zeros(D)
+        val = np.empty((2, n))
+        arg = np.empty((2, n), dtype=np.int64)
+        K._dual_sweep(a, b, C, v, val, arg, np.empty((2, n)))
+        dual_start = a @ C.min(axis=1)
+        dual_swept = b @ v + a @ (C - v).min(axis=1)
+        assert dual_start <= dual_swept + 1e-12 <= ot.emd2(a, b, C) + 2e-12
+        R = (C - v)[a > 0]
+        assert np.array_equal(val[0, a > 0], R.min(axis=1))
+        assert np.array_equal(val[0, a > 0], R[np.arange(len(R)), arg[0, a > 0]])
+
+
+def test_swept_start_stays_exact_with_ties_and_zero_weights():
+    """D >= SWEEP_MIN_SINKS: one sweep of dual ascent starts the SSP (every level count)."""
+    rng = np.random.default_rng(12)
+    for D in [K.SWEEP_MIN_SINKS, 21, 40]:
+        for n in [D, 3 * D, 20 * D]:
+            for rounded in (False, True):
+                C = K.pair_costs(rng.normal(size=(n, 10)), rng.normal(size=(D, 10)))
+                if rounded:
+                    C = np.round(C, 1)
+                a = rng.random(n) ** 3
+                a[::6] = 0.0
+                a /= a.sum()
+                b = np.full(D, 1.0 / D) if rounded else rng.random(D)
+                b /= b.sum()
+                cost, status = K.emd_ssp(a, b, C)
+                assert status == K.OK
+                assert cost == pytest.approx(ot.emd2(a, b, C, numItermax=10**7), abs=1e-9)
