@@ -99,7 +99,10 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
         if not (isinstance(self.C, int | float) and self.C > 0):
             raise ParameterError(f"C must be > 0, got {self.C!r}")
         if self.classifier == "svm":
-            return LinearSVC(C=self.C, loss="squared_hinge", tol=1e-4, max_iter=20_000)
+            # LIBLINEAR's primal Newton solver: on 4,292 tweets at R = 8192 it converged in
+            # 68 s; the dual coordinate descent ("auto" picks it when R > n) stopped at its
+            # iteration cap after 887 s, no more accurate
+            return LinearSVC(C=self.C, loss="squared_hinge", dual=False, tol=1e-4, max_iter=20_000)
         if self.classifier == "logreg":
             return LogisticRegression(C=self.C, max_iter=5000)
         raise ParameterError(f"classifier must be 'svm' or 'logreg', got {self.classifier!r}")
