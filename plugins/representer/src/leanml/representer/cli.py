@@ -198,7 +198,7 @@ def debug_cmd(settings, dataset, flip_rate, fractions, seeds, lmbda, plot) -> No
 def bench_cmd(settings, k, slow_peer) -> None:
     """Fit + explain every digits test point: representer vs Captum TracIn, one process.
 
-    Each method's time is the best of three runs (the first absorbs one-off warm-up).
+    Each method's time is the best of five runs (the first absorbs one-off warm-up).
     """
     from .peers import tracin_topk
 
@@ -208,7 +208,7 @@ def bench_cmd(settings, k, slow_peer) -> None:
     ytr_t = torch.as_tensor(data.y_train)
     pred = model(Xte_t).argmax(1).detach()
 
-    def best_of(fn, repeats: int = 3) -> float:
+    def best_of(fn, repeats: int = 5) -> float:
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
