@@ -54,6 +54,14 @@ def trace_solvers(
     obj = ChainObjective(data)
     w0 = np.zeros(obj.n_params)
     wrap = progress or (lambda it, _desc: it)
+    # Numba compiles (or loads from its cache) each kernel on first use: a few seconds to
+    # tens of seconds in a fresh environment. Two evaluations of each solver on the first
+    # sequences take that out of the timed traces.
+    few = CRF(c1=c1)._encode(X[:3], y[:3], fit=True)
+    tiny = ChainObjective(few)
+    for name in set(solvers) - {"crfsuite"}:
+        with threads(n_threads, single_blas=True):
+            _run(name, tiny, np.zeros(tiny.n_params), c1, 2, m)
     out: dict[str, dict[str, Any]] = {}
     for name in wrap(list(solvers), "solvers"):
         if name == "crfsuite":
