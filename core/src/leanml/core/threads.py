@@ -9,10 +9,33 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 
 __all__ = ["set_threads", "thread_limits"]
+
+
+def _cap(n: int) -> list[Callable[[], object]]:
+    """Cap Numba, Torch (if imported) and BLAS/OpenMP at ``n``; return the undo calls."""
+    if n < 1:
+        raise ValueError(f"threads must be >= 1, got {n}")
+    undo: list[Callable[[], object]] = []
+    if importlib.util.find_spec("numba"):
+        import numba
+
+        undo.append(partial(numba.set_num_threads, numba.get_num_threads()))
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        undo.append(partial(torch.set_num_threads, torch.get_num_threads()))
+        torch.set_num_threads(n)
+    # last, so it also caps the OpenMP runtime that importing Numba may have loaded
+    if importlib.util.find_spec("threadpoolctl"):
+        from threadpoolctl import threadpool_limits
+
+        undo.append(threadpool_limits(limits=n).restore_original_limits)
+    return undo
 
 
 def set_threads(n: int) -> None:
@@ -21,20 +44,9 @@ def set_threads(n: int) -> None:
     The environment variables reach libraries and Numba pools that start later; pools that
     are already running are capped directly.
     """
-    if n < 1:
-        raise ValueError(f"threads must be >= 1, got {n}")
+    _cap(n)
     os.environ["OMP_NUM_THREADS"] = str(n)
     os.environ["NUMBA_NUM_THREADS"] = str(n)
-    if importlib.util.find_spec("numba"):
-        import numba
-
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(n)
-    if importlib.util.find_spec("threadpoolctl"):
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=n)
 
 
 @contextmanager
@@ -44,23 +56,9 @@ def thread_limits(n: int) -> Iterator[int]:
     Numba is capped at the size of its pool if that is smaller; the previous settings are
     restored on exit. Yields ``n``.
     """
-    if n < 1:
-        raise ValueError(f"threads must be >= 1, got {n}")
-    with ExitStack() as stack:
-        if importlib.util.find_spec("numba"):
-            import numba
-
-            before = numba.get_num_threads()
-            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-            stack.callback(numba.set_num_threads, before)
-        if "torch" in sys.modules:
-            torch = sys.modules["torch"]
-            before_torch = torch.get_num_threads()
-            torch.set_num_threads(n)
-            stack.callback(torch.set_num_threads, before_torch)
-        # last, so it also caps the OpenMP runtime that importing Numba may have loaded
-        if importlib.util.find_spec("threadpoolctl"):
-            from threadpoolctl import threadpool_limits
-
-            stack.enter_context(threadpool_limits(limits=n))
+    undo = _cap(n)
+    try:
         yield n
+    finally:
+        for restore in reversed(undo):
+            restore()
