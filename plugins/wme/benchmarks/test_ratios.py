@@ -16,7 +16,7 @@ import numpy as np
 
 from leanml.wme import KNNWMD, WMEClassifier
 from leanml.wme.datasets import glove_6b_50d, load
-from leanml.wme.experiments import kernel_ratios, throughput
+from leanml.wme.experiments import compile_models, kernel_ratios, throughput
 from leanml.wme.peers import tfidf_svc
 
 OUT = Path(__file__).parent / ".results"
@@ -61,10 +61,9 @@ def test_wme_vs_knn_wmd_on_election_tweets(bench_size, fixed_threads):
         Rs, pot_queries = (32,), 3
     else:
         Rs, pot_queries = (256, 1024, 2048), 20
-    # Compile the kernels on a scrap run so no model pays for JIT compilation.
-    scrap = data.subset(n_train=30, n_test=10, seed=1)
-    _fit_predict(WMEClassifier(emb, n_features=4), scrap)
-    _fit_predict(KNNWMD(emb), scrap)
+    compile_models(
+        data, {"wme": lambda: WMEClassifier(emb, n_features=4), "knn": lambda: KNNWMD(emb)}
+    )
     rows = []
     knn_acc, knn_s = _fit_predict(KNNWMD(emb, n_neighbors=5), data)
     rows.append({"model": "knn-wmd (leanml kernel)", "accuracy": knn_acc, "seconds": knn_s})

@@ -24,7 +24,14 @@ from .estimators import KNNWMD, WMEClassifier, _unit
 from .peers import MeanVectors, SIFEmbedding, mean_vectors_svc, tfidf_svc
 from .wme import WordMoversEmbedding
 
-__all__ = ["classify", "kernel_ratios", "lee_similarity", "model_factories", "throughput"]
+__all__ = [
+    "classify",
+    "compile_models",
+    "kernel_ratios",
+    "lee_similarity",
+    "model_factories",
+    "throughput",
+]
 
 
 def _identity(it: Iterable[Any], description: str = "") -> Iterable[Any]:
@@ -56,6 +63,19 @@ def model_factories(
     return out
 
 
+def compile_models(data: Dataset, factories: dict[str, Callable[[], Any]]) -> None:
+    """Fit and run every model on a few documents of ``data``.
+
+    Numba compiles (or loads from its cache) each kernel on first use, tens of seconds in a
+    fresh environment; call this before timing so no measurement includes it.
+    """
+    scrap = data.subset(n_train=min(60, data.n_train), n_test=min(10, data.n_test), seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for make in factories.values():
+            make().fit(scrap.X_train, scrap.y_train).predict(scrap.X_test)
+
+
 def classify(
     data: Dataset,
     factories: dict[str, Callable[[], Any]],
@@ -63,14 +83,9 @@ def classify(
 ) -> list[dict[str, Any]]:
     """Accuracy, fit and predict seconds of each model on the data set's split.
 
-    Every model is first fitted and run on a few documents, so that Numba's compilation (or
-    cache loading: tens of seconds in a fresh environment) is not in any timed row.
+    Models are compiled first (:func:`compile_models`), so no timed row pays for Numba.
     """
-    scrap = data.subset(n_train=min(60, data.n_train), n_test=min(10, data.n_test), seed=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        for make in factories.values():
-            make().fit(scrap.X_train, scrap.y_train).predict(scrap.X_test)
+    compile_models(data, factories)
     rows = []
     for name in progress(list(factories), description=f"models on {data.name}"):
         model = factories[name]()

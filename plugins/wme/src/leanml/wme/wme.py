@@ -251,7 +251,7 @@ class WordMoversEmbedding(TransformerMixin, BaseEstimator):
         dist = np.empty((docs.n_docs, R))
         # The ground costs of every used word against the random words of a block of omegas:
         # blocks keep that table under GROUND_COST_BYTES however large R and the vocabulary.
-        per_omega = 8 * len(V) * max(int(ptr[-1]) / max(R, 1), 1.0)
+        per_omega = 8 * len(V) * int(ptr[-1]) / R  # bytes per random document
         block = max(1, int(GROUND_COST_BYTES // per_omega))
         for r0 in range(0, R, block):
             r1 = min(r0 + block, R)
