@@ -90,20 +90,20 @@ def test_plugin_registers_everything():
     assert plugins.demos.get("pqn-crf")
 
 
-def test_leanml_run_with_registered_model(tmp_path):
-    res = invoke("--quiet", "--out", str(tmp_path), "run", "pqn-crf", "-d", "hmm-synth",
-                 "-p", "c1=1.0", "--max-train", "80")  # fmt: skip
+@pytest.mark.parametrize(
+    ("model", "args", "min_accuracy"),
+    [
+        # the chain CRF on a subsample of the HMM sequences
+        ("pqn-crf", ["-d", "hmm-synth", "-p", "c1=1.0", "--max-train", "80"], 0.7),
+        # the taxonomy CRF with the tree named on the command line
+        ("pqn-hier", ["-d", "digits-tree", "-p", "taxonomy=digits", "-p", "lam=2.0"], 0.9),
+    ],
+)
+def test_leanml_run_with_registered_model(tmp_path, model, args, min_accuracy):
+    res = invoke("--quiet", "--out", str(tmp_path), "run", model, *args)
     assert res.exit_code == 0, res.output
-    (record,) = tmp_path.glob("run-pqn-crf-*.json")
-    assert json.loads(record.read_text())["metrics"]["accuracy"] > 0.7
-
-
-def test_leanml_run_hierarchical_with_named_tree(tmp_path):
-    res = invoke("--quiet", "--out", str(tmp_path), "run", "pqn-hier", "-d", "digits-tree",
-                 "-p", "taxonomy=digits", "-p", "lam=2.0")  # fmt: skip
-    assert res.exit_code == 0, res.output
-    (record,) = tmp_path.glob("run-pqn-hier-*.json")
-    assert json.loads(record.read_text())["metrics"]["accuracy"] > 0.9
+    (record,) = tmp_path.glob(f"run-{model}-*.json")
+    assert json.loads(record.read_text())["metrics"]["accuracy"] > min_accuracy
 
 
 def test_ocr_loader():
