@@ -50,7 +50,8 @@ TEST_PLUGIN = textwrap.dedent(
     @hookimpl
     def register_datasets(register):
         pf = PackageFile("leanml-no-such-dist", "1.0", "x/y.txt", "0" * 64)
-        register(DatasetSpec(name="bad-checksum", summary="s", loader=None,
+        register(DatasetSpec(name="bad-checksum", summary="s",
+                             loader="leanml.core.builtin:load_shared",
                              task="classification", source="s", licence="l", files=(pf,)))
     """
 )

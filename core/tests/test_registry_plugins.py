@@ -12,7 +12,7 @@ def _metric(name: str) -> MetricSpec:
 
 
 def test_clash_names_both_plugins():
-    reg: Registry[MetricSpec] = Registry("metric")
+    reg: Registry[MetricSpec] = Registry(MetricSpec)
     reg.add(_metric("acc"), "alpha")
     with pytest.raises(
         RegistryError, match=r"'acc' is registered by both plugin 'alpha' and plugin 'beta'"
@@ -21,14 +21,14 @@ def test_clash_names_both_plugins():
 
 
 def test_unknown_name_suggests_close_matches():
-    reg: Registry[MetricSpec] = Registry("metric")
+    reg: Registry[MetricSpec] = Registry(MetricSpec)
     reg.add(_metric("accuracy"), "core")
     with pytest.raises(RegistryError, match="did you mean accuracy"):
         reg.get("acuracy")
 
 
 def test_plugin_fills_in_plugin_name_and_rejects_non_specs():
-    reg: Registry[MetricSpec] = Registry("metric")
+    reg: Registry[MetricSpec] = Registry(MetricSpec)
     reg.add(_metric("m"), "p")
     assert reg.get("m").plugin == "p"
     with pytest.raises(RegistryError, match="expected a MetricSpec"):
@@ -61,8 +61,11 @@ def test_clash_between_plugins_is_an_error(plugin_dir):
         "def register_metrics(register):\n"
         "    register(MetricSpec(name='accuracy', summary='dup', func=len))\n"
     )
-    with pytest.raises(RegistryError, match="plugin 'core' and plugin 'clash'"):
-        plugins_mod.load_plugins([plugin_dir.module("lm_clash", src)])
+    loaded = plugins_mod.load_plugins([plugin_dir.module("lm_clash", src)])
+    info = {i.name: i for i in loaded.infos}["clash"]
+    assert info.status == "failed"
+    assert "plugin 'core' and plugin 'clash'" in info.error
+    assert loaded.metrics.get("accuracy").plugin == "core"
 
 
 def test_dataset_spec_is_typed():

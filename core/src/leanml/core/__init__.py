@@ -22,7 +22,15 @@ from .errors import (
 from .hookspecs import CONTRACT_VERSION, hookimpl
 from .package_files import PackageFile, fetch_file
 from .plugins import get_plugins, load_dataset
-from .registry import DatasetSpec, DemoContext, DemoSpec, MetricSpec, ModelSpec, SolverSpec
+from .registry import (
+    DatasetSpec,
+    DemoContext,
+    DemoSpec,
+    ExplainerSpec,
+    MetricSpec,
+    ModelSpec,
+    SolverSpec,
+)
 
 try:
     __version__ = version("leanml-core")
@@ -37,6 +45,7 @@ __all__ = [
     "DatasetSpec",
     "DemoContext",
     "DemoSpec",
+    "ExplainerSpec",
     "FetchError",
     "InputError",
     "LeanmlError",

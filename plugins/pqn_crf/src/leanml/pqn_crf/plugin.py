@@ -1,4 +1,4 @@
-"""leanml hook implementations for Prox-QN CRFs."""
+"""leanml hook implementations for Prox-QN CRFs (lazy: imports no Numba or scikit-learn)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,23 @@ from collections.abc import Callable
 import click
 
 from leanml.core import DatasetSpec, DemoSpec, ModelSpec, SolverSpec, hookimpl
+from leanml.core.commands import LazyGroup
+
+_PKG = "leanml.pqn_crf"
+#: Registered solver -> the estimator parameter that selects it.
+_SOLVERS = {name: {"solver": name} for name in ("prox-qn", "owl-qn", "fista")}
 
 
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     """The CRF, the taxonomy CRF, L1 logistic regression, and their peers."""
-    from .crf import CRF
-    from .linear import HierarchicalClassifier, L1LogisticRegression
-    from .peers import CRFsuiteCRF, liblinear_l1_logistic
-
     seq = ("sequence_labeling",)
     register(
         ModelSpec(
             name="pqn-crf",
             summary="L1 linear-chain CRF (CRFsuite's model) trained by Prox-QN",
-            factory=CRF,
+            factory=f"{_PKG}.crf:CRF",
+            solvers=_SOLVERS,
             tasks=seq,
             inputs=("sequences",),
         )
@@ -30,7 +32,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         ModelSpec(
             name="peer-crfsuite",
             summary="CRFsuite OWL-QN (python-crfsuite) on the same features and c1",
-            factory=CRFsuiteCRF,
+            factory=f"{_PKG}.peers:CRFsuiteCRF",
             tasks=seq,
             inputs=("sequences",),
         )
@@ -39,7 +41,8 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         ModelSpec(
             name="pqn-hier",
             summary="hierarchical classification CRF over a label tree, Prox-QN",
-            factory=HierarchicalClassifier,
+            factory=f"{_PKG}.linear:HierarchicalClassifier",
+            solvers=_SOLVERS,
             inputs=("dense", "sparse"),
         )
     )
@@ -47,7 +50,8 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         ModelSpec(
             name="pqn-l1-logreg",
             summary="L1 logistic regression (binary / multinomial), Prox-QN",
-            factory=L1LogisticRegression,
+            factory=f"{_PKG}.linear:L1LogisticRegression",
+            solvers=_SOLVERS,
             inputs=("dense", "sparse"),
         )
     )
@@ -55,7 +59,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         ModelSpec(
             name="peer-liblinear-l1-logreg",
             summary="scikit-learn LogisticRegression(l1, liblinear), C = 1/lam",
-            factory=liblinear_l1_logistic,
+            factory=f"{_PKG}.peers:liblinear_l1_logistic",
             inputs=("dense", "sparse"),
         )
     )
@@ -64,14 +68,13 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
 @hookimpl
 def register_solvers(register: Callable[[SolverSpec], None]) -> None:
     """Solvers for lam*||w||_1 + l(w) given fun(w) -> (l, grad)."""
-    from . import solvers
-
     entries = [
-        ("prox-qn", solvers.prox_qn, "proximal quasi-Newton, CD inner solve, shrinking"),
-        ("owl-qn", solvers.owlqn, "orthant-wise L-BFGS (Andrew & Gao), CRFsuite's method"),
-        ("fista", solvers.fista, "accelerated proximal gradient with backtracking"),
+        ("prox-qn", "prox_qn", "proximal quasi-Newton, CD inner solve, shrinking"),
+        ("owl-qn", "owlqn", "orthant-wise L-BFGS (Andrew & Gao), CRFsuite's method"),
+        ("fista", "fista", "accelerated proximal gradient with backtracking"),
     ]
-    for name, solve, summary in entries:
+    for name, attr, summary in entries:
+        solve = f"{_PKG}.solvers:{attr}"
         register(SolverSpec(name=name, summary=summary, solve=solve, problem="l1-composite"))
 
 
@@ -131,14 +134,22 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 @hookimpl
 def register_demos(register: Callable[[DemoSpec], None]) -> None:
     """Prox-QN against CRFsuite on OCR letters."""
-    from .demo import run_demo
-
-    register(DemoSpec(name="pqn-crf", summary="Prox-QN vs CRFsuite OWL-QN on OCR", run=run_demo))
+    register(
+        DemoSpec(
+            name="pqn-crf",
+            summary="Prox-QN vs CRFsuite OWL-QN on OCR",
+            run=f"{_PKG}.demo:run_demo",
+        )
+    )
 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     """`leanml pqn-crf ...`."""
-    from .cli import pqn_crf
-
-    cli.add_command(pqn_crf)
+    cli.add_command(
+        LazyGroup(
+            "pqn-crf",
+            f"{_PKG}.cli:pqn_crf",
+            help="L1 CRFs by proximal quasi-Newton (Zhong, Yen, Dhillon, Ravikumar, NIPS 2014).",
+        )
+    )

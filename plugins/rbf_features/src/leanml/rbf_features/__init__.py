@@ -8,9 +8,23 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .binning import KERNELS, RandomBinningFeatures, kernel_matrix, sample_widths
-from .estimators import RBClassifier, RBRegressor
-from .solvers import RBDesign
+from leanml.core.lazy import attach
+
+# The public API is imported on first use, so that loading the plugin (leanml --help,
+# leanml plugins) imports no Numba, torch or scikit-learn.
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "KERNELS": ".binning",
+        "RBClassifier": ".estimators",
+        "RBDesign": ".solvers",
+        "RBRegressor": ".estimators",
+        "RandomBinningFeatures": ".binning",
+        "kernel_matrix": ".binning",
+        "sample_widths": ".binning",
+    },
+)
+
 
 try:
     __version__ = version("leanml-rbf-features")

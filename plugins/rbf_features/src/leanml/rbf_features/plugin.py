@@ -1,4 +1,4 @@
-"""leanml hook implementations for Random Binning features."""
+"""leanml hook implementations for Random Binning features (lazy: imports nothing heavy)."""
 
 from __future__ import annotations
 
@@ -7,66 +7,75 @@ from collections.abc import Callable
 import click
 
 from leanml.core import DemoSpec, ModelSpec, SolverSpec, hookimpl
+from leanml.core.commands import LazyGroup
+
+_PKG = "leanml.rbf_features"
+_CLASSIFIER = f"{_PKG}.estimators:RBClassifier"
+_L1 = {"penalty": "l1", "solver": "pcd"}
 
 
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     """RB estimators and the peers they are compared against."""
-    from .estimators import RBClassifier, RBRegressor
-    from .peers import ExactLaplacianSVC, nystroem_svc, rbf_sampler_svc
-
+    both = ("dense", "sparse")
     register(
         ModelSpec(
             name="rb-svm",
             summary="Random Binning + L2 hinge SVM (dual CD)",
-            factory=RBClassifier,
-            inputs=("dense", "sparse"),
+            factory=_CLASSIFIER,
+            solvers={"rb-dcd": {"solver": "dcd"}},
+            inputs=both,
         )
     )
     register(
         ModelSpec(
             name="rb-logreg",
             summary="Random Binning + L2 logistic regression (Newton)",
-            factory=lambda **kw: RBClassifier(**{"loss": "logistic", **kw}),
-            inputs=("dense", "sparse"),
+            factory=_CLASSIFIER,
+            defaults={"loss": "logistic"},
+            solvers={"rb-newton": {"solver": "newton"}, "rb-pcd": _L1},
+            inputs=both,
         )
     )
     register(
         ModelSpec(
             name="rb-l1-svm",
             summary="Random Binning + L1 squared-hinge SVM (parallel prox CD)",
-            factory=lambda **kw: RBClassifier(**{"loss": "squared_hinge", "penalty": "l1", **kw}),
-            inputs=("dense", "sparse"),
+            factory=_CLASSIFIER,
+            defaults={"loss": "squared_hinge", "penalty": "l1"},
+            solvers={"rb-pcd": _L1},
+            inputs=both,
         )
     )
     register(
         ModelSpec(
             name="rb-ridge",
             summary="Random Binning + ridge regression (preconditioned CG)",
-            factory=RBRegressor,
+            factory=f"{_PKG}.estimators:RBRegressor",
+            solvers={"rb-cg": {"solver": "cg"}, "rb-bcd": {"solver": "bcd"}, "rb-pcd": _L1},
             tasks=("regression",),
-            inputs=("dense", "sparse"),
+            inputs=both,
         )
     )
     register(
         ModelSpec(
             name="peer-rbf-sampler-svc",
             summary="scikit-learn RBFSampler (Gaussian RFF) + LinearSVC",
-            factory=rbf_sampler_svc,
+            factory=f"{_PKG}.peers:rbf_sampler_svc",
         )
     )
     register(
         ModelSpec(
             name="peer-nystroem-svc",
             summary="scikit-learn Nystroem(laplacian) + LinearSVC",
-            factory=nystroem_svc,
+            factory=f"{_PKG}.peers:nystroem_svc",
         )
     )
     register(
         ModelSpec(
             name="peer-exact-laplacian-svc",
             summary="exact SVC, precomputed L1 Laplacian kernel",
-            factory=ExactLaplacianSVC,
+            factory=f"{_PKG}.peers:ExactLaplacianSVC",
             max_train=20_000,
         )
     )
@@ -75,30 +84,38 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
 @hookimpl
 def register_solvers(register: Callable[[SolverSpec], None]) -> None:
     """Solvers on the compact RB layout (see leanml.rbf_features.solvers)."""
-    from . import solvers
-
     entries = [
-        ("rb-dcd", solvers.solve_svm, "l2-hinge / l2-squared-hinge", "LIBLINEAR dual CD, Q_ii = 1"),
-        ("rb-newton", solvers.solve_logistic, "l2-logistic", "trust-region Newton-CG"),
-        ("rb-bcd", solvers.solve_ridge_bcd, "l2-square", "exact block CD per grid"),
-        ("rb-cg", solvers.solve_ridge_cg, "l2-square", "preconditioned conjugate gradients"),
-        ("rb-pcd", solvers.solve_l1, "l1-composite", "parallel proximal CD over one grid's bins"),
+        ("rb-dcd", "solve_svm", "l2-hinge / l2-squared-hinge", "LIBLINEAR dual CD, Q_ii = 1"),
+        ("rb-newton", "solve_logistic", "l2-logistic", "trust-region Newton-CG"),
+        ("rb-bcd", "solve_ridge_bcd", "l2-square", "exact block CD per grid"),
+        ("rb-cg", "solve_ridge_cg", "l2-square", "preconditioned conjugate gradients"),
+        ("rb-pcd", "solve_l1", "l1-composite", "parallel proximal CD over one grid's bins"),
     ]
-    for name, solve, problem, summary in entries:
-        register(SolverSpec(name=name, summary=summary, solve=solve, problem=problem))
+    for name, attr, problem, summary in entries:
+        register(
+            SolverSpec(name=name, summary=summary, solve=f"{_PKG}.solvers:{attr}", problem=problem)
+        )
 
 
 @hookimpl
 def register_demos(register: Callable[[DemoSpec], None]) -> None:
     """RB versus peers on banana and digits."""
-    from .demo import run_demo
-
-    register(DemoSpec(name="rbf-features", summary="RB vs RFF, Nystroem, exact SVC", run=run_demo))
+    register(
+        DemoSpec(
+            name="rbf-features",
+            summary="RB vs RFF, Nystroem, exact SVC",
+            run=f"{_PKG}.demo:run_demo",
+        )
+    )
 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     """`leanml rbf-features ...`."""
-    from .cli import rbf_features
-
-    cli.add_command(rbf_features)
+    cli.add_command(
+        LazyGroup(
+            "rbf-features",
+            f"{_PKG}.cli:rbf_features",
+            help="Random Binning features (Wu, Yen et al., KDD 2016).",
+        )
+    )

@@ -8,9 +8,21 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .debugging import flip_and_fix
-from .explainer import Explanation, RepresenterExplainer
-from .head import NotConvergedError, fit_head
+from leanml.core.lazy import attach
+
+# The public API is imported on first use, so that loading the plugin (leanml --help,
+# leanml plugins) imports no Numba, torch or scikit-learn.
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "Explanation": ".explainer",
+        "NotConvergedError": ".head",
+        "RepresenterExplainer": ".explainer",
+        "fit_head": ".head",
+        "flip_and_fix": ".debugging",
+    },
+)
+
 
 try:
     __version__ = version("leanml-representer")

@@ -1,4 +1,4 @@
-"""leanml hook implementations for representer point selection."""
+"""leanml hook implementations for representer point selection (lazy: imports no torch)."""
 
 from __future__ import annotations
 
@@ -6,41 +6,36 @@ from collections.abc import Callable
 
 import click
 
-from leanml.core import DemoSpec, SolverSpec, hookimpl
+from leanml.core import DemoSpec, ExplainerSpec, SolverSpec, hookimpl
+from leanml.core.commands import LazyGroup
+
+_PKG = "leanml.representer"
 
 
 @hookimpl
-def register_solvers(register: Callable[[SolverSpec], None]) -> None:
-    """The head re-convergence and the last-layer influence baselines."""
-    from functools import partial
-
-    from . import influence
-    from .head import fit_head
-    from .lje import lje_expand
-    from .peers import tracin_topk
-
+def register_explainers(register: Callable[[ExplainerSpec], None]) -> None:
+    """Representer points (L2 and LJE), exact influence, and the Captum TracIn peers."""
+    explainer = f"{_PKG}.explainer:RepresenterExplainer"
     register(
-        SolverSpec(
-            name="representer-head",
-            summary="float64 truncated Newton (preconditioned CG) to a stationary head",
-            solve=fit_head,
-            problem="l2-softmax-head",
+        ExplainerSpec(
+            name="representer",
+            summary="representer points of a torch classifier's L2-regularised head",
+            explain=explainer,
         )
     )
     register(
-        SolverSpec(
-            name="representer-influence",
-            summary="exact self-influence g^T H^-1 g on the head",
-            solve=influence.self_influence,
-            problem="influence",
-        )
-    )
-    register(
-        SolverSpec(
+        ExplainerSpec(
             name="representer-lje",
-            summary="one Newton step from the perturbed head (RPS-LJE, Sui et al. 2021)",
-            solve=lje_expand,
-            problem="l2-softmax-head",
+            summary="RPS-LJE: one Newton step from the perturbed head (Sui et al. 2021)",
+            explain=explainer,
+            defaults={"method": "lje"},
+        )
+    )
+    register(
+        ExplainerSpec(
+            name="representer-influence",
+            summary="exact self-influence g^T H^-1 g of each training point on the head",
+            explain=f"{_PKG}.influence:self_influence",
         )
     )
     for name, fast, what in (
@@ -48,23 +43,36 @@ def register_solvers(register: Callable[[SolverSpec], None]) -> None:
         ("peer-captum-tracincp-fast", True, "last layer only"),
     ):
         register(
-            SolverSpec(
+            ExplainerSpec(
                 name=name,
                 summary=f"Captum TracIn top-k proponents, {what} (needs captum)",
-                solve=partial(tracin_topk, fast=fast),
-                problem="data-attribution",
+                explain=f"{_PKG}.peers:tracin_topk",
+                defaults={"fast": fast},
             )
         )
 
 
 @hookimpl
+def register_solvers(register: Callable[[SolverSpec], None]) -> None:
+    """The head re-convergence the explainers rely on."""
+    register(
+        SolverSpec(
+            name="representer-head",
+            summary="float64 truncated Newton (preconditioned CG) to a stationary head",
+            solve=f"{_PKG}.head:fit_head",
+            problem="l2-softmax-head",
+        )
+    )
+
+
+@hookimpl
 def register_demos(register: Callable[[DemoSpec], None]) -> None:
     """Digits MLP explanations and the flip-and-fix experiment."""
-    from .demo import run_demo
-
     register(
         DemoSpec(
-            name="representer", summary="explain a digits MLP; debug flipped labels", run=run_demo
+            name="representer",
+            summary="explain a digits MLP; debug flipped labels",
+            run=f"{_PKG}.demo:run_demo",
         )
     )
 
@@ -72,6 +80,10 @@ def register_demos(register: Callable[[DemoSpec], None]) -> None:
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     """`leanml representer ...`."""
-    from .cli import representer
-
-    cli.add_command(representer)
+    cli.add_command(
+        LazyGroup(
+            "representer",
+            f"{_PKG}.cli:representer",
+            help="Representer point selection (Yeh, Kim, Yen, Ravikumar, NeurIPS 2018).",
+        )
+    )

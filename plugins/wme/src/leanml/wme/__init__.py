@@ -8,10 +8,26 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .distance import emd, wmd, wmd_matrix
-from .embeddings import Embeddings, load_word2vec
-from .estimators import KNNWMD, WMEClassifier, similarity
-from .wme import RANDOM_WORDS, WordMoversEmbedding
+from leanml.core.lazy import attach
+
+# The public API is imported on first use, so that loading the plugin (leanml --help,
+# leanml plugins) imports no Numba, torch or scikit-learn.
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "Embeddings": ".embeddings",
+        "KNNWMD": ".estimators",
+        "RANDOM_WORDS": ".wme",
+        "WMEClassifier": ".estimators",
+        "WordMoversEmbedding": ".wme",
+        "emd": ".distance",
+        "load_word2vec": ".embeddings",
+        "similarity": ".estimators",
+        "wmd": ".distance",
+        "wmd_matrix": ".distance",
+    },
+)
+
 
 try:
     __version__ = version("leanml-wme")

@@ -1,4 +1,4 @@
-"""leanml hook implementations for Word Mover's Embedding."""
+"""leanml hook implementations for Word Mover's Embedding (lazy: imports no Numba)."""
 
 from __future__ import annotations
 
@@ -7,44 +7,70 @@ from collections.abc import Callable
 import click
 
 from leanml.core import DatasetSpec, DemoSpec, ModelSpec, hookimpl
+from leanml.core.commands import LazyGroup
+
+_PKG = "leanml.wme"
 
 
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     """WME estimators and the peers they are compared against (all take texts)."""
-    from .estimators import KNNWMD, WMEClassifier
-    from .peers import mean_vectors_svc, sif_svc, tfidf_svc
-
-    texts = ("texts",)
+    wme, knn = f"{_PKG}.estimators:WMEClassifier", f"{_PKG}.estimators:KNNWMD"
     entries = [
-        ("wme-svm", "Word Mover's Embedding + linear SVM (GloVe 50d)", WMEClassifier, None),
+        ("wme-svm", "Word Mover's Embedding + linear SVM (GloVe 50d)", wme, {}, None),
         (
             "wme-logreg",
             "Word Mover's Embedding + logistic regression (GloVe 50d)",
-            lambda **kw: WMEClassifier(**{"classifier": "logreg", **kw}),
+            wme,
+            {"classifier": "logreg"},
             None,
         ),
-        ("knn-wmd", "kNN by exact WMD, WCD-pruned, leanml kernel (GloVe 50d)", KNNWMD, None),
+        ("knn-wmd", "kNN by exact WMD, WCD-pruned, leanml kernel (GloVe 50d)", knn, {}, None),
         (
             "peer-knn-wmd-pot",
             "kNN-WMD with POT ot.emd2 per pair, WCD-pruned",
-            lambda **kw: KNNWMD(**{"solver": "pot", **kw}),
+            knn,
+            {"solver": "pot"},
             3000,
         ),
         (
             "peer-knn-wmd-gensim",
             "kNN-WMD with gensim KeyedVectors.wmdistance, WCD-pruned",
-            lambda **kw: KNNWMD(**{"solver": "gensim", **kw}),
+            knn,
+            {"solver": "gensim"},
             3000,
         ),
-        ("peer-tfidf-svc", "TF-IDF + LinearSVC (bag of words)", tfidf_svc, None),
-        ("peer-mean-vectors-svc", "mean GloVe vector + LinearSVC", mean_vectors_svc, None),
-        ("peer-sif-svc", "SIF-weighted GloVe average + LinearSVC", sif_svc, None),
+        (
+            "peer-tfidf-svc",
+            "TF-IDF + LinearSVC (bag of words)",
+            f"{_PKG}.peers:tfidf_svc",
+            {},
+            None,
+        ),
+        (
+            "peer-mean-vectors-svc",
+            "mean GloVe vector + LinearSVC",
+            f"{_PKG}.peers:mean_vectors_svc",
+            {},
+            None,
+        ),
+        (
+            "peer-sif-svc",
+            "SIF-weighted GloVe average + LinearSVC",
+            f"{_PKG}.peers:sif_svc",
+            {},
+            None,
+        ),
     ]
-    for name, summary, factory, max_train in entries:
+    for name, summary, factory, defaults, max_train in entries:
         register(
             ModelSpec(
-                name=name, summary=summary, factory=factory, inputs=texts, max_train=max_train
+                name=name,
+                summary=summary,
+                factory=factory,
+                defaults=defaults,
+                inputs=("texts",),
+                max_train=max_train,
             )
         )
 
@@ -83,14 +109,18 @@ _LICENCES = {
 @hookimpl
 def register_demos(register: Callable[[DemoSpec], None]) -> None:
     """WME vs kNN-WMD vs TF-IDF on election tweets with GloVe."""
-    from .demo import run_demo
-
-    register(DemoSpec(name="wme", summary="WME vs kNN-WMD vs TF-IDF on tweets", run=run_demo))
+    register(
+        DemoSpec(
+            name="wme", summary="WME vs kNN-WMD vs TF-IDF on tweets", run=f"{_PKG}.demo:run_demo"
+        )
+    )
 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     """`leanml wme ...`."""
-    from .cli import wme
-
-    cli.add_command(wme)
+    cli.add_command(
+        LazyGroup(
+            "wme", f"{_PKG}.cli:wme", help="Word Mover's Embedding (Wu, Yen et al., EMNLP 2018)."
+        )
+    )
