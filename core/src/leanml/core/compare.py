@@ -1,7 +1,16 @@
-"""Fit, evaluate and time registered models on registered data sets, in one process.
+"""Fit, evaluate and time registered models on registered data sets, fairly.
 
 :func:`run_model` produces one :class:`RunRecord`; :func:`compare` runs several models on
-the same split and adds ratios to the first model, every time measured in this process.
+the same split and adds ratios to the first model.
+
+Fairness: each model runs in a child process forked from the same parent state, so what one
+model loaded, compiled or allocated never helps or burdens the next. In that child the model
+first gets an untimed warm-up fit and predict on a small slice of the training set (Numba
+compilation and cache loading, lazy imports, allocator growth), then ``repeat`` timed fits
+and predictions from fresh estimators; the record keeps the median and the minimum. Peak
+memory is the child's ``ru_maxrss`` above its resident size at the fork, so it does not
+depend on what ran before. Where ``fork`` is unavailable the run happens in process and
+memory is sampled from ``/proc`` (``memory_method`` says which).
 """
 
 from __future__ import annotations
@@ -9,9 +18,15 @@ from __future__ import annotations
 import ast
 import importlib.metadata as md
 import inspect
+import math
+import multiprocessing as mp
+import os
 import platform
+import statistics
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,12 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from .data import Dataset
-from .errors import InputError, LeanmlError, ParameterError
+from . import errors
+from .data import Dataset, take_rows
+from .errors import InputError, LeanmlError, ModelError, ParameterError
 from .registry import MetricSpec, ModelSpec
 
 __all__ = [
     "RunRecord",
+    "check_params",
     "compare",
     "default_metrics",
     "parse_params",
@@ -87,46 +104,32 @@ def parse_params(items: Iterable[str]) -> dict[str, Any]:
 class _PeakRSS:
     """Peak resident memory above the starting level, sampled by a background thread.
 
-    Reads ``/proc/self/statm`` every few milliseconds (no allocation tracing, so the timed
-    code runs at full speed); reports ``None`` where that file does not exist.
+    The fallback where runs cannot be forked: reads ``/proc/self/statm`` every few
+    milliseconds; reports ``None`` where that file does not exist.
     """
 
     def __init__(self, interval: float = 0.005) -> None:
         self.interval = interval
+        self.start: int | None = None
         self.peak: int | None = None
         self._stop = threading.Event()
-        self._page = 4096
-        try:
-            import resource
-
-            self._page = resource.getpagesize()
-        except ImportError:  # not on POSIX
-            pass
-
-    def _rss(self) -> int | None:
-        try:
-            with open("/proc/self/statm") as fh:
-                return int(fh.read().split()[1]) * self._page
-        except OSError:
-            return None
 
     def __enter__(self) -> _PeakRSS:
-        self.start = self._rss()
-        self.peak = self.start
+        self.start = self.peak = _rss_bytes()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
-            rss = self._rss()
+            rss = _rss_bytes()
             if rss is not None and self.peak is not None:
                 self.peak = max(self.peak, rss)
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        rss = self._rss()
+        rss = _rss_bytes()
         if rss is not None and self.peak is not None:
             self.peak = max(self.peak, rss)
 
@@ -137,9 +140,79 @@ class _PeakRSS:
         return (self.peak - self.start) / 2**20
 
 
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _max_rss_bytes() -> int | None:
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
+
+
+def _high_water_bytes() -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_high_water() -> bool:
+    """Reset this process's peak RSS to its current RSS (Linux ``clear_refs`` 5)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return _high_water_bytes() is not None
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` says."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def threads_in_effect() -> dict[str, Any]:
+    """Thread counts the loaded libraries are actually using (none is imported here)."""
+    out: dict[str, Any] = {"cpus": os.cpu_count()}
+    if "numba" in sys.modules:
+        out["numba"] = sys.modules["numba"].get_num_threads()
+    if "torch" in sys.modules:
+        out["torch"] = sys.modules["torch"].get_num_threads()
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return out
+    for pool in threadpool_info():
+        out[f"{pool['user_api']}:{pool['internal_api']}"] = pool["num_threads"]
+    return out
+
+
 @dataclass
 class RunRecord:
-    """What one ``leanml run`` measured; written as JSON."""
+    """What one model's run measured; written as JSON by ``leanml run`` and ``compare``.
+
+    Times are the median over ``repeat`` timed runs after an untimed warm-up; ``*_min``
+    are the fastest run.
+    """
 
     model: str
     plugin: str
@@ -150,20 +223,40 @@ class RunRecord:
     predict_seconds: float
     peak_memory_mb: float | None
     seed: int
-    threads: int | None
+    threads: dict[str, Any]
+    fit_seconds_min: float = math.nan
+    predict_seconds_min: float = math.nan
+    repeat: int = 1
+    warmup: str = ""
+    memory_method: str = ""
+    timestamp: str = ""
+    command: list[str] = field(default_factory=list)
+    cpu: str = ""
     versions: dict[str, str] = field(default_factory=dict)
-    ratios: dict[str, float] = field(default_factory=dict)
+    ratios: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        """Median fit + predict seconds."""
+        return self.fit_seconds + self.predict_seconds
+
+    @property
+    def best_seconds(self) -> float:
+        """Fastest fit + predict seconds (what ratios compare: the least noisy figure)."""
+        return self.fit_seconds_min + self.predict_seconds_min
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (non-literal params are shown with ``repr``)."""
-        out = asdict(self)
-        out["params"] = {k: _jsonable(v) for k, v in self.params.items()}
-        return out
+        """A strictly JSON-serialisable dict: non-finite floats become ``None``."""
+        return _jsonable(asdict(self))
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
         return value
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
@@ -187,29 +280,67 @@ def _versions(spec: ModelSpec) -> dict[str, str]:
     return out
 
 
-def _build(spec: ModelSpec, params: dict[str, Any], seed: int) -> Any:
+def _type_ok(value: Any, default: Any) -> bool:
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    return True
+
+
+def check_params(spec: ModelSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """Check ``params`` against the model's signature and its defaults' types.
+
+    Returns the keyword arguments for the factory (spec defaults under the user's).
+
+    Raises
+    ------
+    ParameterError
+        An unknown parameter, or a value whose type does not match the parameter's default
+        (``-p C=abc`` where ``C`` defaults to ``1.0``).
+    """
     try:
         sig = inspect.signature(spec.resolve("factory"))
     except (TypeError, ValueError):
-        sig = None
-    accepts_seed = sig is not None and (
-        "random_state" in sig.parameters
-        or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    )
+        return {**spec.defaults, **params}
+    named = {
+        n: p for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    unknown = sorted(set(params) - set(named)) if not takes_any else []
+    if unknown:
+        raise ParameterError(
+            f"model {spec.name!r} does not take parameter(s) {', '.join(unknown)}; "
+            f"it takes: {', '.join(named) or 'none'}"
+        )
     kwargs = {**spec.defaults, **params}
+    for key, value in params.items():
+        default = named[key].default if key in named else None
+        default = spec.defaults.get(key, None if default is inspect.Parameter.empty else default)
+        if not _type_ok(value, default):
+            raise ParameterError(
+                f"model {spec.name!r}: parameter {key} expects a {type(default).__name__} "
+                f"(default {default!r}), got {value!r}"
+            )
+    return kwargs
+
+
+def _build(spec: ModelSpec, params: dict[str, Any], seed: int) -> Any:
+    kwargs = check_params(spec, params)
+    try:
+        sig = inspect.signature(spec.resolve("factory"))
+        accepts_seed = "random_state" in sig.parameters or any(
+            p.kind is p.VAR_KEYWORD for p in sig.parameters.values()
+        )
+    except (TypeError, ValueError):
+        accepts_seed = False
     if accepts_seed and "random_state" not in kwargs:
         kwargs["random_state"] = seed
-    if sig is not None:
-        try:
-            sig.bind(**kwargs)
-        except TypeError:
-            allowed = [p for p in sig.parameters if p != "self"]
-            unknown = sorted(set(params) - set(allowed))
-            raise ParameterError(
-                f"model {spec.name!r} does not take parameter(s) {', '.join(unknown)}; "
-                f"it takes: {', '.join(allowed) or 'none'}"
-            ) from None
-    return spec.create(**kwargs)
+    return spec.resolve("factory")(**kwargs)
 
 
 def _flat(y: Any) -> np.ndarray:
@@ -241,28 +372,11 @@ def _score(metric: MetricSpec, est: Any, X_test: Any, y_true: Any, y_pred: Any, 
     return metric.score(y_true, method(X_test))
 
 
-def run_model(
-    spec: ModelSpec,
-    dataset: Dataset,
-    metrics: Sequence[MetricSpec],
-    params: dict[str, Any] | None = None,
-    seed: int = 0,
-    threads: int | None = None,
-) -> RunRecord:
-    """Fit ``spec`` on the train split, predict the test split, score and time it.
-
-    Raises
-    ------
-    InputError
-        The model does not take this data set's task or input kind, or it has no test split.
-    ParameterError
-        Unknown or invalid hyperparameters.
-    """
-    params = dict(params or {})
+def _check_compatible(spec: ModelSpec, dataset: Dataset, metrics: Sequence[MetricSpec]) -> None:
     if dataset.task not in spec.tasks:
         raise InputError(
             f"model {spec.name!r} handles {', '.join(spec.tasks)}; "
-            f"dataset {dataset.name!r} is {dataset.task}"
+            f"dataset {dataset.name!r} is {dataset.task} (see --task)"
         )
     if dataset.kind not in spec.inputs:
         raise InputError(
@@ -276,36 +390,221 @@ def run_model(
             f"model {spec.name!r} accepts at most {spec.max_train} training rows; dataset "
             f"{dataset.name!r} has {dataset.n_train} (use --max-train to subsample)"
         )
-    est = _build(spec, params, seed)
+    for metric in metrics:
+        if dataset.task not in metric.tasks:
+            raise ParameterError(
+                f"metric {metric.name!r} applies to {', '.join(metric.tasks)}; "
+                f"dataset {dataset.name!r} is {dataset.task}"
+            )
+
+
+#: Rows in the untimed warm-up fit (at least two of every class).
+WARMUP_ROWS = 64
+
+
+def _warmup_rows(dataset: Dataset) -> np.ndarray:
+    n = dataset.n_train
+    first = np.arange(min(n, WARMUP_ROWS))
+    if dataset.task != "classification":
+        return first
+    y = np.asarray(dataset.y_train)
+    per_class = [np.flatnonzero(y == c)[:2] for c in np.unique(y)]
+    return np.unique(np.concatenate([first, *per_class]))
+
+
+def _model_failure(
+    spec: ModelSpec, params: dict[str, Any], stage: str, exc: Exception
+) -> Exception:
+    if isinstance(exc, LeanmlError):
+        return exc
+    # scikit-learn reports invalid hyperparameters as InvalidParameterError(ValueError)
+    if type(exc).__name__ == "InvalidParameterError":
+        return ParameterError(f"model {spec.name!r}: {exc}")
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "default parameters"
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return ModelError(
+        f"model {spec.name!r} ({shown}) failed in {stage}: {type(exc).__name__}: {first}",
+        details="".join(traceback.format_exception(exc)),
+    )
+
+
+def _measure(
+    spec: ModelSpec,
+    dataset: Dataset,
+    metrics: Sequence[MetricSpec],
+    params: dict[str, Any],
+    seed: int,
+    repeat: int,
+    fork_rss: int | None = None,
+) -> dict[str, Any]:
+    """Warm up, then time ``repeat`` fresh fits and predictions; score the last one.
+
+    ``fork_rss`` (in a forked child: its resident size at the fork) turns on the peak
+    memory measurement: above the resident size after the warm-up where Linux lets the peak
+    be reset, else the child's whole ``ru_maxrss`` above ``fork_rss``.
+    """
+    stage = "construction"
     try:
-        with _PeakRSS() as mem:
+        _build(spec, params, seed)
+        rows = _warmup_rows(dataset)
+        stage = "the warm-up fit"
+        try:
+            warm = _build(spec, params, seed)
+            warm.fit(take_rows(dataset.X_train, rows), take_rows(dataset.y_train, rows))
+            warm.predict(take_rows(dataset.X_test, np.arange(min(dataset.n_test, WARMUP_ROWS))))
+            warmup = f"fit + predict on {len(rows)} training rows"
+        except LeanmlError:
+            raise
+        except Exception as exc:  # a slice too small for this model: time it cold instead
+            warmup = f"skipped ({type(exc).__name__} on {len(rows)} rows)"
+        base = _rss_bytes() if fork_rss is not None and _reset_high_water() else None
+        fits, predicts = [], []
+        for _ in range(repeat):
+            est = _build(spec, params, seed)
+            stage = "fit"
             t0 = time.perf_counter()
             est.fit(dataset.X_train, dataset.y_train)
             t1 = time.perf_counter()
+            stage = "predict"
             y_pred = est.predict(dataset.X_test)
             t2 = time.perf_counter()
-    except LeanmlError:
-        raise
-    except ValueError as exc:
-        # scikit-learn reports invalid hyperparameters as InvalidParameterError(ValueError)
-        if type(exc).__name__ == "InvalidParameterError":
-            raise ParameterError(f"model {spec.name!r}: {exc}") from exc
-        raise
-    scores = {
-        m.name: _score(m, est, dataset.X_test, dataset.y_test, y_pred, dataset.task)
-        for m in metrics
+            fits.append(t1 - t0)
+            predicts.append(t2 - t1)
+        stage = "scoring"
+        scores = {
+            m.name: _score(m, est, dataset.X_test, dataset.y_test, y_pred, dataset.task)
+            for m in metrics
+        }
+    except Exception as exc:
+        raise _model_failure(spec, params, stage, exc) from exc
+    memory, method = None, ""
+    if base is not None:
+        memory = (_high_water_bytes() or base) - base
+        method = "peak RSS (VmHWM) above the RSS after the warm-up, in a forked child"
+    elif fork_rss is not None and (peak := _max_rss_bytes()) is not None:
+        memory = peak - fork_rss
+        method = "ru_maxrss of a forked child above its RSS at the fork (imports included)"
+    return {
+        "fits": fits,
+        "predicts": predicts,
+        "metrics": scores,
+        "warmup": warmup,
+        "threads": threads_in_effect(),
+        "memory": None if memory is None else memory / 2**20,
+        "memory_method": method,
     }
+
+
+def _child(conn: Any, args: tuple[Any, ...]) -> None:
+    try:
+        conn.send(("ok", _measure(*args, fork_rss=_rss_bytes())))
+    except BaseException as exc:
+        details = getattr(exc, "details", None) or "".join(traceback.format_exception(exc))
+        conn.send(("error", type(exc).__name__, str(exc), details))
+    finally:
+        conn.close()
+
+
+def _in_child(args: tuple[Any, ...], name: str) -> dict[str, Any]:
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, args), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        message = receive.recv()
+    except EOFError:
+        proc.join()
+        raise ModelError(
+            f"model {name!r} crashed in its worker process (exit code {proc.exitcode})"
+        ) from None
+    finally:
+        receive.close()
+    proc.join()
+    if message[0] == "ok":
+        return message[1]
+    _, kind, text, details = message
+    cls = getattr(errors, kind, None)
+    if isinstance(cls, type) and issubclass(cls, LeanmlError) and cls is not ModelError:
+        raise cls(text)
+    raise ModelError(text, details=details)
+
+
+def can_isolate() -> bool:
+    """Whether runs can be forked into their own process on this platform."""
+    return "fork" in mp.get_all_start_methods()
+
+
+def run_model(
+    spec: ModelSpec,
+    dataset: Dataset,
+    metrics: Sequence[MetricSpec],
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+    repeat: int = 1,
+    isolate: bool | None = None,
+) -> RunRecord:
+    """Fit ``spec`` on the train split, predict the test split, score and time it.
+
+    Parameters
+    ----------
+    spec, dataset, metrics
+        What to run, on what, scored how.
+    params
+        Hyperparameters (checked by :func:`check_params`).
+    seed
+        Passed as ``random_state`` where the model takes one.
+    threads
+        The ``--threads`` the caller set (recorded; the counts in effect are measured).
+    repeat
+        Timed fits and predictions; the record holds their median and minimum.
+    isolate
+        Run in a forked child process (default: where ``fork`` exists).
+
+    Raises
+    ------
+    InputError
+        The model does not take this data set's task or input kind, or it has no test split.
+    ParameterError
+        Unknown or invalid hyperparameters, or a metric for another task.
+    ModelError
+        The model raised while being built, fitted or used.
+    """
+    params = dict(params or {})
+    if repeat < 1:
+        raise ParameterError(f"repeat must be >= 1, got {repeat}")
+    _check_compatible(spec, dataset, metrics)
+    check_params(spec, params)
+    args = (spec, dataset, metrics, params, seed, repeat)
+    isolate = can_isolate() if isolate is None else isolate
+    if isolate:
+        result = _in_child(args, spec.name)
+    else:
+        with _PeakRSS() as mem:
+            result = _measure(*args)
+        result["memory"] = mem.megabytes
+        result["memory_method"] = "/proc/self/statm sampled every 5 ms, in process"
+    threads_used = {"requested": threads, **result["threads"]}
     return RunRecord(
         model=spec.name,
         plugin=spec.plugin,
         params=params,
         dataset=dataset.summary(),
-        metrics=scores,
-        fit_seconds=t1 - t0,
-        predict_seconds=t2 - t1,
-        peak_memory_mb=mem.megabytes,
+        metrics=result["metrics"],
+        fit_seconds=statistics.median(result["fits"]),
+        predict_seconds=statistics.median(result["predicts"]),
+        fit_seconds_min=min(result["fits"]),
+        predict_seconds_min=min(result["predicts"]),
+        repeat=repeat,
+        warmup=result["warmup"],
+        peak_memory_mb=result["memory"],
+        memory_method=result["memory_method"],
         seed=seed,
-        threads=threads,
+        threads=threads_used,
+        timestamp=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        command=list(sys.argv),
+        cpu=cpu_model(),
         versions=_versions(spec),
     )
 
@@ -318,26 +617,33 @@ def compare(
     seed: int = 0,
     threads: int | None = None,
     progress: Any = None,
+    repeat: int = 1,
+    isolate: bool | None = None,
 ) -> list[RunRecord]:
     """Run every model on the same split; ratios are to the first model's figures.
 
-    ``ratios`` holds ``time`` (fit + predict seconds over the first model's) and, for each
-    metric, the value over the first model's value.
+    ``ratios`` holds ``time`` (the fastest of ``repeat`` fit + predict runs over the first
+    model's fastest; on a shared machine the minimum is the most repeatable figure, the
+    median is recorded beside it) and, for each metric, the value over the first model's
+    value (``None`` where undefined).
+    ``params`` is keyed by model name.
     """
     params = params or {}
     wrap = progress or (lambda it, _desc: it)
+    for spec in specs:  # refuse a bad pairing before spending time on the others
+        _check_compatible(spec, dataset, metrics)
+        check_params(spec, params.get(spec.name, {}))
     records = [
-        run_model(s, dataset, metrics, params.get(s.name, {}), seed, threads)
+        run_model(s, dataset, metrics, params.get(s.name, {}), seed, threads, repeat, isolate)
         for s in wrap(specs, f"comparing on {dataset.name}")
     ]
     base = records[0]
-    base_time = base.fit_seconds + base.predict_seconds
     for rec in records:
-        total = rec.fit_seconds + rec.predict_seconds
-        rec.ratios["time"] = total / base_time if base_time > 0 else float("nan")
+        best = base.best_seconds
+        rec.ratios["time"] = rec.best_seconds / best if best > 0 else None
         for name, value in rec.metrics.items():
             ref = base.metrics[name]
-            rec.ratios[name] = value / ref if ref else float("nan")
+            rec.ratios[name] = value / ref if ref else None
     return records
 
 
@@ -352,7 +658,7 @@ def plot_quality_time(records: Sequence[RunRecord], metric: str, path: Path) -> 
         raise ParameterError("--plot needs matplotlib: pip install 'leanml-core[plot]'") from None
     fig, ax = plt.subplots(figsize=(6, 4))
     for rec in records:
-        t = rec.fit_seconds + rec.predict_seconds
+        t = rec.seconds
         ax.scatter([t], [rec.metrics[metric]])
         ax.annotate(rec.model, (t, rec.metrics[metric]), textcoords="offset points", xytext=(4, 4))
     ax.set_xscale("log")

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import track as _rich_track
 from rich.table import Table
 
@@ -55,12 +56,16 @@ def _cell(value: object) -> str:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Print a rich table (results are printed even with ``--quiet``)."""
-    table = Table(title=title, title_justify="left")
+    """Print a rich table (results are printed even with ``--quiet``).
+
+    Every title, header and cell is shown literally: user text such as a file called
+    ``a[/b].csv`` is escaped, never read as rich markup.
+    """
+    table = Table(title=escape(title), title_justify="left")
     for col in columns:
-        table.add_column(str(col), overflow="fold")
+        table.add_column(escape(str(col)), overflow="fold")
     for row in rows:
-        table.add_row(*[_cell(v) for v in row])
+        table.add_row(*[escape(_cell(v)) for v in row])
     console.print(table)
 
 

@@ -36,7 +36,8 @@ def _n(X: Any) -> int:
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
-def _take(X: Any, idx: np.ndarray) -> Any:
+def take_rows(X: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of an array, sparse matrix or list (texts, sequences)."""
     if hasattr(X, "shape"):
         return X[idx]
     return [X[i] for i in idx]
@@ -144,13 +145,20 @@ class Dataset:
         task = fields.get("task", "classification")
         if stratify is None:
             stratify = task == "classification"
-        tr, te = train_test_indices(y, _n(X), test_size, seed, stratify)
+        n = _n(X)
+        tr, te = train_test_indices(y, n, test_size, seed, stratify)
+        if len(tr) == 0 or len(te) == 0:
+            raise InputError(
+                f"dataset {name!r}: {n} rows split with test_size={test_size} leave an empty "
+                f"{'train' if len(tr) == 0 else 'test'} split; use more rows"
+                + (" or classes with at least 2 rows each" if stratify else "")
+            )
         return cls(
             name=name,
-            X_train=_take(X, tr),
-            y_train=_take(y, tr),
-            X_test=_take(X, te),
-            y_test=_take(y, te),
+            X_train=take_rows(X, tr),
+            y_train=take_rows(y, tr),
+            X_test=take_rows(X, te),
+            y_test=take_rows(y, te),
             **fields,
         )
 
@@ -185,7 +193,7 @@ class Dataset:
             if X is None or k is None or k >= _n(X):
                 return X, y
             idx = np.sort(rng.choice(_n(X), size=k, replace=False))
-            return _take(X, idx), None if y is None else _take(y, idx)
+            return take_rows(X, idx), None if y is None else take_rows(y, idx)
 
         X_tr, y_tr = pick(self.X_train, self.y_train, n_train)
         X_te, y_te = pick(self.X_test, self.y_test, n_test)

