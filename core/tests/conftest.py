@@ -26,6 +26,7 @@ TEST_PLUGIN = textwrap.dedent(
             self.random_state = random_state
 
         def fit(self, X, y):
+            X = X.toarray() if hasattr(X, "toarray") else X
             if not 0.0 <= self.shrink < 1.0:
                 raise ParameterError(f"shrink must be in [0, 1), got {self.shrink}")
             self.classes_ = np.unique(y)
@@ -35,6 +36,7 @@ TEST_PLUGIN = textwrap.dedent(
             return self
 
         def predict(self, X):
+            X = X.toarray() if hasattr(X, "toarray") else X
             d = ((X[:, None, :] - self.centres_[None]) ** 2).sum(-1)
             return self.classes_[d.argmin(1)]
 
@@ -83,7 +85,7 @@ TEST_PLUGIN = textwrap.dedent(
     @hookimpl
     def register_models(register):
         register(ModelSpec(name="centroid", summary="nearest centroid", factory=Centroid,
-                           solvers={"shrinker": {"shrink": 0.5}}))
+                           solvers={"shrinker": {"shrink": 0.5}}, inputs=("dense", "sparse")))
         register(ModelSpec(name="centroid-small", summary="capped", factory=Centroid,
                            max_train=10))
         register(ModelSpec(name="busy", summary="fixed work", factory=Busy))

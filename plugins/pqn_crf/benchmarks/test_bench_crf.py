@@ -7,7 +7,6 @@ them to ``benchmarks/.results``.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numba
 import numpy as np
 import pytest
 
+from leanml.core.testing import report
 from leanml.pqn_crf import CRF, _kernels
 from leanml.pqn_crf._base import threads
 from leanml.pqn_crf.chain import ChainObjective
@@ -26,15 +26,6 @@ from leanml.pqn_crf.solvers import prox_qn
 
 OUT = Path(__file__).parent / ".results"
 C1 = 10.0  # sparse: about a third of the 4,030 weights non-zero at the optimum
-
-
-def report(name, rows):
-    OUT.mkdir(exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(rows, indent=2, default=float))
-    print(f"\n{name}")
-    for row in rows:
-        print("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                               for k, v in row.items()))  # fmt: skip
 
 
 def ocr(bench_size):
@@ -95,7 +86,7 @@ def test_evaluation_time_one_thread_vs_crfsuite(bench_size):
             "fb_ratio_leanml_over_crfsuite": min(fb) / min(theirs),
         }
     ]
-    report(f"eval-1thread-{bench_size}", rows)
+    report(f"eval-1thread-{bench_size}", rows, OUT)
     if bench_size == "full":
         assert min(ours) / min(theirs) <= 1.5
 
@@ -134,7 +125,7 @@ def test_prox_qn_vs_crfsuite_to_gap(bench_size, fixed_threads):
     for row in rows[:2]:
         row["F*"] = f_star
         row["threads"] = fixed_threads if row["solver"] == "prox-qn" else 1
-    report(f"gap-{bench_size}-threads{fixed_threads}", rows)
+    report(f"gap-{bench_size}-threads{fixed_threads}", rows, OUT)
     if bench_size == "full":
         assert ratio["evals@0.0001"] <= 0.6
         assert ratio["s@0.0001"] < 1.0

@@ -6,7 +6,6 @@ timing is the best of a few repeats (``time.perf_counter``) with threads fixed b
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import scipy.sparse as sp
 from sklearn.svm import LinearSVC
 
 from leanml.core import load_dataset
+from leanml.core.testing import best_of, report
 from leanml.rbf_features import RandomBinningFeatures, RBClassifier, _kernels, _reference
 from leanml.rbf_features import solvers as S
 from leanml.rbf_features.experiments import minmax
@@ -23,38 +23,16 @@ from leanml.rbf_features.peers import ExactLaplacianSVC, nystroem_svc, rbf_sampl
 OUT = Path(__file__).parent / ".results"
 
 
-def best_time(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
-
-
-def report(name, rows):
-    OUT.mkdir(exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(rows, indent=2, default=float))
-    print(f"\n{name}")
-    for row in rows:
-        print(
-            "  "
-            + ", ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-            )
-        )
-
-
 def test_feature_generation_throughput(bench_size, fixed_threads):
     data = load_dataset("mnist_5k", seed=0)
     n, R = (300, 8) if bench_size == "smoke" else (data.n_train, 128)
     X = data.X_train[:n] / 255.0
     rb = RandomBinningFeatures(R, sigma=40.0, random_state=0).fit(X[:10])
     _kernels.fit_bins(rb._keys(X))  # compile outside the timing
-    t_numba, _ = best_time(lambda: _kernels.fit_bins(rb._keys(X)))
-    t_numpy, _ = best_time(lambda: _reference.fit_bins(X, rb._a, rb._b, rb._P), repeats=1)
+    t_numba, _ = best_of(lambda: _kernels.fit_bins(rb._keys(X)))
+    t_numpy, _ = best_of(lambda: _reference.fit_bins(X, rb._a, rb._b, rb._P), repeats=1)
     csr = sp.csr_matrix(X)
-    t_sparse, _ = best_time(lambda: RandomBinningFeatures(R, sigma=40.0, random_state=0).fit(csr))
+    t_sparse, _ = best_of(lambda: RandomBinningFeatures(R, sigma=40.0, random_state=0).fit(csr))
     cells = n * X.shape[1] * R
     rows = [
         {"method": "numba dense", "seconds": t_numba, "Gcells_per_s": cells / t_numba / 1e9},
@@ -70,7 +48,7 @@ def test_feature_generation_throughput(bench_size, fixed_threads):
             "Gcells_per_s": float("nan"),
         },
     ]
-    report(f"features-{bench_size}-threads{fixed_threads}", rows)
+    report(f"features-{bench_size}-threads{fixed_threads}", rows, OUT)
     if bench_size == "full":
         assert t_numpy / t_numba >= 5.0
 
@@ -87,11 +65,11 @@ def test_dcd_vs_liblinear(bench_size, fixed_threads):
     rows = []
     for tol in (1e-1, 1e-4):
         S.solve_svm(design, y, 1.0, tol=tol)
-        t_own, w = best_time(lambda tol=tol: S.solve_svm(design, y, 1.0, tol=tol))
+        t_own, w = best_of(lambda tol=tol: S.solve_svm(design, y, 1.0, tol=tol))
         svc = LinearSVC(
             C=1.0, loss="hinge", dual=True, fit_intercept=False, tol=tol, max_iter=100_000
         )
-        t_lib, m = best_time(lambda svc=svc: svc.fit(Z, y))
+        t_lib, m = best_of(lambda svc=svc: svc.fit(Z, y))
         rows.append(
             {
                 "tol": tol,
@@ -102,7 +80,7 @@ def test_dcd_vs_liblinear(bench_size, fixed_threads):
                 "liblinear_obj": S.svm_objective(design, y, m.coef_.ravel(), 1.0, False),
             }
         )
-    report(f"dcd-{bench_size}-threads{fixed_threads}", rows)
+    report(f"dcd-{bench_size}-threads{fixed_threads}", rows, OUT)
     if bench_size == "full":
         assert all(r["speedup"] >= 1.0 for r in rows)
 
@@ -180,5 +158,7 @@ def test_time_to_exact_accuracy(bench_size, fixed_threads):
             r["exact_over_this"] = exact / r["seconds"]
             r["this_over_rb"] = r["seconds"] / rb["seconds"]
         report(
-            f"time-to-target-{name}-{bench_size}-threads{fixed_threads} (target {target:.4f})", rows
+            f"time-to-target-{name}-{bench_size}-threads{fixed_threads} (target {target:.4f})",
+            rows,
+            OUT,
         )

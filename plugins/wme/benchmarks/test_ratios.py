@@ -6,7 +6,6 @@ tables (also written to ``benchmarks/.results``). Threads are fixed by conftest.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from leanml.core.testing import report
 from leanml.wme import KNNWMD, WMEClassifier
 from leanml.wme.datasets import glove_6b_50d, load
 from leanml.wme.experiments import compile_models, kernel_ratios, throughput
@@ -22,25 +22,12 @@ from leanml.wme.peers import tfidf_svc
 OUT = Path(__file__).parent / ".results"
 
 
-def report(name, rows):
-    OUT.mkdir(exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(rows, indent=2, default=float))
-    print(f"\n{name}")
-    for row in rows:
-        print(
-            "  "
-            + ", ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-            )
-        )
-
-
 def test_kernel_vs_pot(bench_size, fixed_threads):
     if bench_size == "smoke":
         rows = kernel_ratios([20, 100], [3, 10], budget=0.002)
     else:
         rows = kernel_ratios([10, 50, 100, 200, 500], [1, 2, 3, 6, 10, 21], budget=0.05)
-    report(f"kernel-vs-pot-{bench_size}-threads{fixed_threads}", rows)
+    report(f"kernel-vs-pot-{bench_size}-threads{fixed_threads}", rows, OUT)
     assert max(r["abs_diff"] for r in rows) < 1e-9
 
 
@@ -89,7 +76,7 @@ def test_wme_vs_knn_wmd_on_election_tweets(bench_size, fixed_threads):
     )
     for row in rows:
         row["time_vs_knn_leanml"] = row["seconds"] / knn_s
-    report(f"tweets-{bench_size}-threads{fixed_threads}", rows)
+    report(f"tweets-{bench_size}-threads{fixed_threads}", rows, OUT)
 
 
 def test_feature_throughput(bench_size, fixed_threads):
@@ -99,5 +86,5 @@ def test_feature_throughput(bench_size, fixed_threads):
         rows = throughput(list(data.X_train[:n]), glove_6b_50d(), R, [1, 2])
     finally:
         numba.set_num_threads(min(fixed_threads, numba.config.NUMBA_NUM_THREADS))
-    report(f"throughput-{bench_size}", rows)
+    report(f"throughput-{bench_size}", rows, OUT)
     assert rows[0]["doc_R_per_s"] > 0

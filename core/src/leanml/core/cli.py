@@ -49,12 +49,15 @@ class Settings:
     seed: int = 0
     threads: int | None = None
     offline: bool = False
+    command: tuple[str, ...] = ()
 
 
 class LeanmlGroup(click.Group):
     """A click group that adds plugin commands lazily and turns user errors into exit 2."""
 
     _plugins_added = False
+    #: The arguments of the current invocation, recorded in JSON records.
+    argv: tuple[str, ...] = ()
 
     def _add_plugin_commands(self) -> None:
         if not self._plugins_added:
@@ -71,6 +74,7 @@ class LeanmlGroup(click.Group):
 
     def main(self, args: Sequence[str] | None = None, **extra: Any) -> Any:  # type: ignore[override]
         argv = list(sys.argv[1:] if args is None else args)
+        self.argv = tuple(argv)
         try:
             return super().main(args=argv, **extra)
         except LeanmlError as exc:
@@ -124,7 +128,13 @@ def cli(
 ) -> None:
     """leanml: fast reference implementations of efficient and interpretable ML methods."""
     ctx.obj = Settings(
-        debug=debug, quiet=quiet, out=out, seed=seed, threads=threads, offline=offline
+        debug=debug,
+        quiet=quiet,
+        out=out,
+        seed=seed,
+        threads=threads,
+        offline=offline,
+        command=("leanml", *getattr(ctx.command, "argv", ())),
     )
     console.set_quiet(quiet)
     if offline:
@@ -399,6 +409,7 @@ def run_cmd(
         settings.seed,
         settings.threads,
         repeat,
+        command=settings.command,
     )
     cols, rows = _record_rows([record], with_ratios=False)
     print_table(f"{model} on {data.name}", cols, rows)
@@ -463,6 +474,7 @@ def compare_cmd(
         settings.threads,
         console.progress,
         repeat,
+        command=settings.command,
     )
     cols, rows = _record_rows(records, with_ratios=True)
     print_table(f"compare on {data.name} (ratios to {names[0]})", cols, rows)

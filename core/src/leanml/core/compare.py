@@ -27,7 +27,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -372,6 +373,15 @@ def _score(metric: MetricSpec, est: Any, X_test: Any, y_true: Any, y_pred: Any, 
     return metric.score(y_true, method(X_test))
 
 
+def _undefined_as_nan(score: Any, metric: MetricSpec, *args: Any) -> float:
+    """A metric undefined for these predictions (Pearson of a constant) is NaN, not a crash;
+    records write it as ``null``."""
+    try:
+        return score(metric, *args)
+    except InputError:
+        return math.nan
+
+
 def _check_compatible(spec: ModelSpec, dataset: Dataset, metrics: Sequence[MetricSpec]) -> None:
     if dataset.task not in spec.tasks:
         raise InputError(
@@ -428,76 +438,102 @@ def _model_failure(
     )
 
 
-def _measure(
-    spec: ModelSpec,
-    dataset: Dataset,
-    metrics: Sequence[MetricSpec],
-    params: dict[str, Any],
-    seed: int,
-    repeat: int,
-    fork_rss: int | None = None,
-) -> dict[str, Any]:
-    """Warm up, then time ``repeat`` fresh fits and predictions; score the last one.
+class _Worker:
+    """One model's measurements: built and warmed up on creation, then timed run by run.
 
-    ``fork_rss`` (in a forked child: its resident size at the fork) turns on the peak
-    memory measurement: above the resident size after the warm-up where Linux lets the peak
-    be reset, else the child's whole ``ru_maxrss`` above ``fork_rss``.
+    Parameters
+    ----------
+    fork_rss
+        In a forked child, its resident size at the fork: turns on the peak memory
+        measurement (above the resident size after the warm-up where Linux lets the peak be
+        reset, else the child's whole ``ru_maxrss`` above ``fork_rss``).
     """
-    stage = "construction"
-    try:
-        _build(spec, params, seed)
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        dataset: Dataset,
+        metrics: Sequence[MetricSpec],
+        params: dict[str, Any],
+        seed: int,
+        fork_rss: int | None = None,
+    ) -> None:
+        self.spec, self.dataset, self.metrics = spec, dataset, metrics
+        self.params, self.seed, self.fork_rss = params, seed, fork_rss
+        self.fits: list[float] = []
+        self.predicts: list[float] = []
+        with self._stage("construction"):
+            _build(spec, params, seed)
         rows = _warmup_rows(dataset)
-        stage = "the warm-up fit"
+        with self._stage("the warm-up fit"):
+            try:
+                warm = _build(spec, params, seed)
+                warm.fit(take_rows(dataset.X_train, rows), take_rows(dataset.y_train, rows))
+                warm.predict(take_rows(dataset.X_test, np.arange(min(dataset.n_test, 64))))
+                self.warmup = f"fit + predict on {len(rows)} training rows"
+            except LeanmlError:
+                raise
+            except Exception as exc:  # a slice too small for this model: time it cold
+                self.warmup = f"skipped ({type(exc).__name__} on {len(rows)} rows)"
+        self.base = _rss_bytes() if fork_rss is not None and _reset_high_water() else None
+
+    @contextmanager
+    def _stage(self, stage: str) -> Iterator[None]:
         try:
-            warm = _build(spec, params, seed)
-            warm.fit(take_rows(dataset.X_train, rows), take_rows(dataset.y_train, rows))
-            warm.predict(take_rows(dataset.X_test, np.arange(min(dataset.n_test, WARMUP_ROWS))))
-            warmup = f"fit + predict on {len(rows)} training rows"
-        except LeanmlError:
-            raise
-        except Exception as exc:  # a slice too small for this model: time it cold instead
-            warmup = f"skipped ({type(exc).__name__} on {len(rows)} rows)"
-        base = _rss_bytes() if fork_rss is not None and _reset_high_water() else None
-        fits, predicts = [], []
-        for _ in range(repeat):
-            est = _build(spec, params, seed)
-            stage = "fit"
+            yield
+        except Exception as exc:
+            raise _model_failure(self.spec, self.params, stage, exc) from exc
+
+    def run_once(self) -> None:
+        """One timed fit and predict of a fresh estimator."""
+        est = _build(self.spec, self.params, self.seed)
+        with self._stage("fit"):
             t0 = time.perf_counter()
-            est.fit(dataset.X_train, dataset.y_train)
+            est.fit(self.dataset.X_train, self.dataset.y_train)
             t1 = time.perf_counter()
-            stage = "predict"
-            y_pred = est.predict(dataset.X_test)
+        with self._stage("predict"):
+            y_pred = est.predict(self.dataset.X_test)
             t2 = time.perf_counter()
-            fits.append(t1 - t0)
-            predicts.append(t2 - t1)
-        stage = "scoring"
-        scores = {
-            m.name: _score(m, est, dataset.X_test, dataset.y_test, y_pred, dataset.task)
-            for m in metrics
+        self.fits.append(t1 - t0)
+        self.predicts.append(t2 - t1)
+        self.last = (est, y_pred)
+
+    def finish(self) -> dict[str, Any]:
+        """Scores of the last run, thread counts, peak memory."""
+        est, y_pred = self.last
+        d = self.dataset
+        with self._stage("scoring"):
+            scores = {
+                m.name: _undefined_as_nan(_score, m, est, d.X_test, d.y_test, y_pred, d.task)
+                for m in self.metrics
+            }
+        memory, method = None, ""
+        if self.base is not None:
+            memory = (_high_water_bytes() or self.base) - self.base
+            method = "peak RSS (VmHWM) above the RSS after the warm-up, in a forked child"
+        elif self.fork_rss is not None and (peak := _max_rss_bytes()) is not None:
+            memory = peak - self.fork_rss
+            method = "ru_maxrss of a forked child above its RSS at the fork (imports included)"
+        return {
+            "fits": self.fits,
+            "predicts": self.predicts,
+            "metrics": scores,
+            "warmup": self.warmup,
+            "threads": threads_in_effect(),
+            "memory": None if memory is None else memory / 2**20,
+            "memory_method": method,
         }
-    except Exception as exc:
-        raise _model_failure(spec, params, stage, exc) from exc
-    memory, method = None, ""
-    if base is not None:
-        memory = (_high_water_bytes() or base) - base
-        method = "peak RSS (VmHWM) above the RSS after the warm-up, in a forked child"
-    elif fork_rss is not None and (peak := _max_rss_bytes()) is not None:
-        memory = peak - fork_rss
-        method = "ru_maxrss of a forked child above its RSS at the fork (imports included)"
-    return {
-        "fits": fits,
-        "predicts": predicts,
-        "metrics": scores,
-        "warmup": warmup,
-        "threads": threads_in_effect(),
-        "memory": None if memory is None else memory / 2**20,
-        "memory_method": method,
-    }
 
 
 def _child(conn: Any, args: tuple[Any, ...]) -> None:
+    """A forked worker: warm up, then answer "run" and "finish" until finished."""
     try:
-        conn.send(("ok", _measure(*args, fork_rss=_rss_bytes())))
+        worker = _Worker(*args, fork_rss=_rss_bytes())
+        conn.send(("ready",))
+        while conn.recv() == "run":
+            worker.run_once()
+            conn.send(("ran",))
+        conn.send(("done", worker.finish()))
     except BaseException as exc:
         details = getattr(exc, "details", None) or "".join(traceback.format_exception(exc))
         conn.send(("error", type(exc).__name__, str(exc), details))
@@ -505,34 +541,141 @@ def _child(conn: Any, args: tuple[Any, ...]) -> None:
         conn.close()
 
 
-def _in_child(args: tuple[Any, ...], name: str) -> dict[str, Any]:
-    ctx = mp.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, args), daemon=True)
-    proc.start()
-    send.close()
-    try:
-        message = receive.recv()
-    except EOFError:
-        proc.join()
-        raise ModelError(
-            f"model {name!r} crashed in its worker process (exit code {proc.exitcode})"
-        ) from None
-    finally:
-        receive.close()
-    proc.join()
-    if message[0] == "ok":
-        return message[1]
-    _, kind, text, details = message
-    cls = getattr(errors, kind, None)
-    if isinstance(cls, type) and issubclass(cls, LeanmlError) and cls is not ModelError:
-        raise cls(text)
-    raise ModelError(text, details=details)
+class _ChildRunner:
+    """The parent's handle on a forked :func:`_child`."""
+
+    def __init__(self, args: tuple[Any, ...], name: str) -> None:
+        ctx = mp.get_context("fork")
+        self.name = name
+        self.conn, child_end = ctx.Pipe()
+        self.proc = ctx.Process(target=_child, args=(child_end, args), daemon=True)
+        self.proc.start()
+        child_end.close()
+        self._expect("ready")
+
+    def _expect(self, what: str) -> tuple[Any, ...]:
+        try:
+            message = self.conn.recv()
+        except EOFError:
+            self.proc.join()
+            raise ModelError(
+                f"model {self.name!r} crashed in its worker process (exit code "
+                f"{self.proc.exitcode})"
+            ) from None
+        if message[0] == "error":
+            self.close()
+            _, kind, text, details = message
+            cls = getattr(errors, kind, None)
+            if isinstance(cls, type) and issubclass(cls, LeanmlError) and cls is not ModelError:
+                raise cls(text)
+            raise ModelError(text, details=details)
+        assert message[0] == what, message
+        return message
+
+    def run_once(self) -> None:
+        self.conn.send("run")
+        self._expect("ran")
+
+    def finish(self) -> dict[str, Any]:
+        self.conn.send("finish")
+        result = self._expect("done")[1]
+        self.close()
+        return result
+
+    def close(self) -> None:
+        self.conn.close()
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+class _InProcessRunner:
+    """The same protocol in this process; memory sampled from ``/proc`` around each run."""
+
+    def __init__(self, args: tuple[Any, ...], name: str) -> None:
+        self.worker = _Worker(*args)
+        self.peak: float | None = None
+
+    def run_once(self) -> None:
+        with _PeakRSS() as mem:
+            self.worker.run_once()
+        if mem.megabytes is not None:
+            self.peak = max(self.peak or 0.0, mem.megabytes)
+
+    def finish(self) -> dict[str, Any]:
+        result = self.worker.finish()
+        result["memory"] = self.peak
+        result["memory_method"] = "/proc/self/statm sampled every 5 ms, in process"
+        return result
+
+    def close(self) -> None:
+        pass
 
 
 def can_isolate() -> bool:
     """Whether runs can be forked into their own process on this platform."""
     return "fork" in mp.get_all_start_methods()
+
+
+def _measure_all(
+    jobs: Sequence[tuple[ModelSpec, dict[str, Any]]],
+    dataset: Dataset,
+    metrics: Sequence[MetricSpec],
+    seed: int,
+    repeat: int,
+    isolate: bool,
+    progress: Any,
+) -> list[dict[str, Any]]:
+    """Warm every model up, then time them in interleaved rounds.
+
+    Round ``r`` runs model 1, model 2, ... once each, one at a time, so a burst of load on a
+    shared machine falls on every model alike instead of on whichever ran during it.
+    """
+    runner_type = _ChildRunner if isolate else _InProcessRunner
+    runners: list[Any] = []
+    try:
+        for spec, params in jobs:
+            runners.append(runner_type((spec, dataset, metrics, params, seed), spec.name))
+        for _ in progress(range(repeat), f"timing on {dataset.name}"):
+            for runner in runners:
+                runner.run_once()
+        return [runner.finish() for runner in runners]
+    finally:
+        for runner in runners:
+            runner.close()
+
+
+def _record(
+    spec: ModelSpec,
+    params: dict[str, Any],
+    dataset: Dataset,
+    result: dict[str, Any],
+    seed: int,
+    threads: int | None,
+    repeat: int,
+    command: Sequence[str] | None,
+) -> RunRecord:
+    return RunRecord(
+        model=spec.name,
+        plugin=spec.plugin,
+        params=params,
+        dataset=dataset.summary(),
+        metrics=result["metrics"],
+        fit_seconds=statistics.median(result["fits"]),
+        predict_seconds=statistics.median(result["predicts"]),
+        fit_seconds_min=min(result["fits"]),
+        predict_seconds_min=min(result["predicts"]),
+        repeat=repeat,
+        warmup=result["warmup"],
+        peak_memory_mb=result["memory"],
+        memory_method=result["memory_method"],
+        seed=seed,
+        threads={"requested": threads, **result["threads"]},
+        timestamp=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        command=list(sys.argv if command is None else command),
+        cpu=cpu_model(),
+        versions=_versions(spec),
+    )
 
 
 def run_model(
@@ -544,6 +687,7 @@ def run_model(
     threads: int | None = None,
     repeat: int = 1,
     isolate: bool | None = None,
+    command: Sequence[str] | None = None,
 ) -> RunRecord:
     """Fit ``spec`` on the train split, predict the test split, score and time it.
 
@@ -561,6 +705,8 @@ def run_model(
         Timed fits and predictions; the record holds their median and minimum.
     isolate
         Run in a forked child process (default: where ``fork`` exists).
+    command
+        The command line to record (default ``sys.argv``).
 
     Raises
     ------
@@ -571,42 +717,18 @@ def run_model(
     ModelError
         The model raised while being built, fitted or used.
     """
-    params = dict(params or {})
-    if repeat < 1:
-        raise ParameterError(f"repeat must be >= 1, got {repeat}")
-    _check_compatible(spec, dataset, metrics)
-    check_params(spec, params)
-    args = (spec, dataset, metrics, params, seed, repeat)
-    isolate = can_isolate() if isolate is None else isolate
-    if isolate:
-        result = _in_child(args, spec.name)
-    else:
-        with _PeakRSS() as mem:
-            result = _measure(*args)
-        result["memory"] = mem.megabytes
-        result["memory_method"] = "/proc/self/statm sampled every 5 ms, in process"
-    threads_used = {"requested": threads, **result["threads"]}
-    return RunRecord(
-        model=spec.name,
-        plugin=spec.plugin,
-        params=params,
-        dataset=dataset.summary(),
-        metrics=result["metrics"],
-        fit_seconds=statistics.median(result["fits"]),
-        predict_seconds=statistics.median(result["predicts"]),
-        fit_seconds_min=min(result["fits"]),
-        predict_seconds_min=min(result["predicts"]),
-        repeat=repeat,
-        warmup=result["warmup"],
-        peak_memory_mb=result["memory"],
-        memory_method=result["memory_method"],
-        seed=seed,
-        threads=threads_used,
-        timestamp=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        command=list(sys.argv),
-        cpu=cpu_model(),
-        versions=_versions(spec),
-    )
+    return compare(
+        [spec],
+        dataset,
+        metrics,
+        {spec.name: params or {}},
+        seed,
+        threads,
+        None,
+        repeat,
+        isolate,
+        command,
+    )[0]
 
 
 def compare(
@@ -619,23 +741,31 @@ def compare(
     progress: Any = None,
     repeat: int = 1,
     isolate: bool | None = None,
+    command: Sequence[str] | None = None,
 ) -> list[RunRecord]:
     """Run every model on the same split; ratios are to the first model's figures.
 
-    ``ratios`` holds ``time`` (the fastest of ``repeat`` fit + predict runs over the first
-    model's fastest; on a shared machine the minimum is the most repeatable figure, the
-    median is recorded beside it) and, for each metric, the value over the first model's
-    value (``None`` where undefined).
-    ``params`` is keyed by model name.
+    Every model is warmed up in its own process, then the models are timed in ``repeat``
+    interleaved rounds (see the module docstring). ``ratios`` holds ``time`` (the fastest
+    fit + predict over the first model's fastest: on a shared machine the minimum is the
+    most repeatable figure; the median is recorded beside it) and, for each metric, the
+    value over the first model's value (``None`` where undefined). ``params`` is keyed by
+    model name; ``progress(iterable, description)`` wraps the timing rounds.
     """
     params = params or {}
-    wrap = progress or (lambda it, _desc: it)
+    if repeat < 1:
+        raise ParameterError(f"repeat must be >= 1, got {repeat}")
+    jobs = []
     for spec in specs:  # refuse a bad pairing before spending time on the others
         _check_compatible(spec, dataset, metrics)
         check_params(spec, params.get(spec.name, {}))
+        jobs.append((spec, dict(params.get(spec.name, {}))))
+    isolate = can_isolate() if isolate is None else isolate
+    wrap = progress or (lambda it, _desc: it)
+    results = _measure_all(jobs, dataset, metrics, seed, repeat, isolate, wrap)
     records = [
-        run_model(s, dataset, metrics, params.get(s.name, {}), seed, threads, repeat, isolate)
-        for s in wrap(specs, f"comparing on {dataset.name}")
+        _record(spec, p, dataset, result, seed, threads, repeat, command)
+        for (spec, p), result in zip(jobs, results, strict=True)
     ]
     base = records[0]
     for rec in records:

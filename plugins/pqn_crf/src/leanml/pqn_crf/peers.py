@@ -155,11 +155,18 @@ class CRFsuiteCRF(ParamsMixin):
 
 
 def liblinear_l1_logistic(lam: float = 1.0, tol: float = 1e-6, max_iter: int = 1000) -> Any:
-    """scikit-learn's L1 logistic regression (liblinear) minimising λ||w||_1 + sum NLL."""
+    """scikit-learn's L1 logistic regression (liblinear) minimising λ||w||_1 + sum NLL.
+
+    One-vs-rest for more than two classes (liblinear's own scheme, which scikit-learn no
+    longer applies by itself); identical to the plain model on binary problems.
+    """
     if lam <= 0:
         raise ParameterError(f"lam must be > 0 for liblinear (C = 1/lam), got {lam}")
     from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
 
-    return LogisticRegression(
-        l1_ratio=1.0, solver="liblinear", C=1.0 / lam, tol=tol, max_iter=max_iter
+    return OneVsRestClassifier(
+        LogisticRegression(
+            l1_ratio=1.0, solver="liblinear", C=1.0 / lam, tol=tol, max_iter=max_iter
+        )
     )

@@ -58,7 +58,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="peer-liblinear-l1-logreg",
-            summary="scikit-learn LogisticRegression(l1, liblinear), C = 1/lam",
+            summary="scikit-learn LogisticRegression(l1, liblinear), one-vs-rest, C = 1/lam",
             factory=f"{_PKG}.peers:liblinear_l1_logistic",
             inputs=("dense", "sparse"),
         )

@@ -174,7 +174,8 @@ class RBClassifier(ClassifierMixin, _RBBase):
         y = _check_y(y, X.shape[0] if hasattr(X, "shape") else len(X))
         classes, encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
-            raise InputError(f"y has a single class ({classes[0]!r}); a classifier needs two")
+            found = f"a single class ({classes[0]!r})" if len(classes) else "no labels"
+            raise InputError(f"y has {found}; a classifier needs two")
         old_coef = getattr(self, "coef_", None)
         design, carry = self._fit_design(X)
         self.classes_ = classes
