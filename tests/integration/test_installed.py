@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +59,54 @@ def test_real_shared_sets_load(name, rows, cols, n_classes):
     y = np.concatenate([d.y_train, d.y_test])
     assert len(np.unique(y)) == n_classes
     assert np.isfinite(d.X_train).all()
+
+
+def test_loading_every_plugin_imports_no_heavy_library():
+    """Registration is lazy: listing what is installed imports no torch, Numba or sklearn."""
+    code = (
+        "import sys, json; from leanml.core.plugins import load_plugins; load_plugins(); "
+        "print(json.dumps([m for m in ('torch', 'numba', 'sklearn', 'transformers', "
+        "'scipy.stats') if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_help_lists_every_command_quickly():
+    t0 = time.perf_counter()
+    out = subprocess.run(["leanml", "--help"], capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - t0
+    assert all(p.replace("_", "-") in out.stdout for p in PLUGINS)
+    assert seconds < 2.0, f"leanml --help took {seconds:.2f} s"  # ~0.3 s measured; CI margin
+
+
+def _readme_cli_tour() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## CLI tour", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    lines = [ln.split("  #", 1)[0].strip() for ln in block.splitlines()]
+    return [ln for ln in lines if ln.startswith("leanml ")]
+
+
+README_COMMANDS = _readme_cli_tour()
+
+
+@pytest.mark.parametrize("command", README_COMMANDS)
+def test_readme_cli_tour_runs_as_written(command, tmp_path):
+    """Every command of the README's CLI tour, in a directory holding `my_data.libsvm`."""
+    if command.startswith("leanml demo"):
+        pytest.skip("the integration session runs `leanml demo --quick` itself")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    y = np.where(X[:, 0] * X[:, 1] > 0, 1, -1)
+    rows = (" ".join(f"{j + 1}:{v:.5f}" for j, v in enumerate(r)) for r in X)
+    text = "".join(f"{t} {r}\n" for t, r in zip(y, rows, strict=True))
+    (tmp_path / "my_data.libsvm").write_text(text)
+    args = shlex.split(command)
+    if args[:2] == ["leanml", "compare"] or args[:2] == ["leanml", "run"]:
+        args.insert(1, "--quiet")
+    out = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    if args[1:3] == ["--quiet", "run"] or args[1:3] == ["--quiet", "compare"]:
+        (path,) = (tmp_path / "leanml-out").glob("*.json")
+        record = json.loads(path.read_text())
+        assert all(run["cpu"] for run in record.get("runs", [record]))
