@@ -462,6 +462,7 @@ class _Worker:
         self.params, self.seed, self.fork_rss = params, seed, fork_rss
         self.fits: list[float] = []
         self.predicts: list[float] = []
+        self.last: tuple[Any, Any] | None = None
         with self._stage("construction"):
             _build(spec, params, seed)
         rows = _warmup_rows(dataset)
@@ -486,6 +487,7 @@ class _Worker:
 
     def run_once(self) -> None:
         """One timed fit and predict of a fresh estimator."""
+        self.last = None  # the previous run's model must not count in this run's peak memory
         est = _build(self.spec, self.params, self.seed)
         with self._stage("fit"):
             t0 = time.perf_counter()
@@ -500,6 +502,7 @@ class _Worker:
 
     def finish(self) -> dict[str, Any]:
         """Scores of the last run, thread counts, peak memory."""
+        assert self.last is not None, "finish() before run_once()"
         est, y_pred = self.last
         d = self.dataset
         with self._stage("scoring"):
