@@ -104,6 +104,8 @@ def test_the_same_model_three_times_gets_the_same_time_and_memory(test_plugins):
     assert all(0.7 <= t <= 1.4 for t in ratios), ratios
     memory = [r.peak_memory_mb for r in records]
     assert min(memory) > 40 and max(memory) / min(memory) < 1.5, memory
+    # busy's one-time 64 MB happens in the warm-up, outside what is measured
+    assert max(memory) < 90, memory
     assert all(r.repeat == 5 and r.fit_seconds_min <= r.fit_seconds for r in records)
     assert all("warm-up" not in r.warmup and r.warmup.startswith("fit + predict") for r in records)
 
