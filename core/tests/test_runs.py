@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -253,3 +255,15 @@ def test_run_model_in_process_matches_the_isolated_run(test_plugins):
     forked = run_model(spec, data, [metric], isolate=True)
     assert inproc.metrics == forked.metrics
     assert "in process" in inproc.memory_method and "forked child" in forked.memory_method
+
+
+def test_no_fork_once_numba_threads_started(test_plugins, monkeypatch):
+    """Numba's OpenMP layer aborts a forked child once the parent used it: run in process."""
+    fake = types.ModuleType("numba.np.ufunc.parallel")
+    fake._is_initialized = True
+    monkeypatch.setitem(sys.modules, "numba.np.ufunc.parallel", fake)
+    data = plugins_mod.get_plugins().datasets.get("wine").load()
+    spec, metric = test_plugins.models.get("centroid"), test_plugins.metrics.get("accuracy")
+    with pytest.warns(RuntimeWarning, match="thread pools"):
+        record = run_model(spec, data, [metric])
+    assert "in process" in record.memory_method

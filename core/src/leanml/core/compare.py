@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -616,8 +617,19 @@ class _InProcessRunner:
 
 
 def can_isolate() -> bool:
-    """Whether runs can be forked into their own process on this platform."""
-    return "fork" in mp.get_all_start_methods()
+    """Whether runs can be forked into their own process here and now.
+
+    Not where ``fork`` does not exist, and not once this process has started Numba's
+    parallel thread pool (its OpenMP layer aborts a forked child that uses it) or imported
+    torch (a forked child hangs in GNU OpenMP once the parent used it). The CLI forks before
+    any of that happens; a script that ran kernels first gets in-process runs and a warning.
+    """
+    if "fork" not in mp.get_all_start_methods():
+        return False
+    numba_pool = sys.modules.get("numba.np.ufunc.parallel")
+    if numba_pool is not None and getattr(numba_pool, "_is_initialized", False):
+        return False
+    return "torch" not in sys.modules
 
 
 def _measure_all(
@@ -763,7 +775,16 @@ def compare(
         _check_compatible(spec, dataset, metrics)
         check_params(spec, params.get(spec.name, {}))
         jobs.append((spec, dict(params.get(spec.name, {}))))
-    isolate = can_isolate() if isolate is None else isolate
+    if isolate is None:
+        isolate = can_isolate()
+        if not isolate:
+            warnings.warn(
+                "this process already started Numba's or torch's thread pools, which a forked "
+                "child cannot use: models run in this process, one after another, so later "
+                "ones may benefit from what earlier ones loaded (see memory_method)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     wrap = progress or (lambda it, _desc: it)
     results = _measure_all(jobs, dataset, metrics, seed, repeat, isolate, wrap)
     records = [
