@@ -18,7 +18,6 @@ from leanml.core.cli import cli, write_record
 from leanml.core.compare import compare, run_model
 from leanml.core.data import Dataset
 from leanml.core.loaders import infer_task
-from leanml.core.threads import thread_limits
 
 
 def invoke(*args: str):
@@ -100,8 +99,12 @@ def test_the_same_model_three_times_gets_the_same_time_and_memory(test_plugins):
     )
     spec = test_plugins.models.get("busy")
     metric = test_plugins.metrics.get("accuracy")
-    with thread_limits(1):  # one BLAS thread: less exposed to whatever else the machine runs
-        records = compare([spec] * 3, data, [metric], params={"busy": {"rounds": 60}}, repeat=5)
+    # one thread each: less exposed to whatever else the machine runs
+    records = compare(
+        [spec] * 3, data, [metric], params={"busy": {"rounds": 60}}, threads=1, repeat=5
+    )
+    assert all(r.threads["requested"] == 1 for r in records)
+    assert all(v == 1 for r in records for k, v in r.threads.items() if k.startswith("blas"))
     ratios = [r.ratios["time"] for r in records]
     assert all(0.7 <= t <= 1.4 for t in ratios), ratios
     memory = [r.peak_memory_mb for r in records]

@@ -40,6 +40,7 @@ from . import errors
 from .data import Dataset, take_rows
 from .errors import InputError, LeanmlError, ModelError, ParameterError
 from .registry import MetricSpec, ModelSpec
+from .threads import numba_pool_started, set_threads
 
 __all__ = [
     "RunRecord",
@@ -457,8 +458,11 @@ class _Worker:
         metrics: Sequence[MetricSpec],
         params: dict[str, Any],
         seed: int,
+        threads: int | None = None,
         fork_rss: int | None = None,
     ) -> None:
+        if threads is not None:  # in a forked child: its own pools, started here
+            set_threads(threads)
         self.spec, self.dataset, self.metrics = spec, dataset, metrics
         self.params, self.seed, self.fork_rss = params, seed, fork_rss
         self.fits: list[float] = []
@@ -624,10 +628,7 @@ def can_isolate() -> bool:
     torch (a forked child hangs in GNU OpenMP once the parent used it). The CLI forks before
     any of that happens; a script that ran kernels first gets in-process runs and a warning.
     """
-    if "fork" not in mp.get_all_start_methods():
-        return False
-    numba_pool = sys.modules.get("numba.np.ufunc.parallel")
-    if numba_pool is not None and getattr(numba_pool, "_is_initialized", False):
+    if "fork" not in mp.get_all_start_methods() or numba_pool_started():
         return False
     return "torch" not in sys.modules
 
@@ -637,6 +638,7 @@ def _measure_all(
     dataset: Dataset,
     metrics: Sequence[MetricSpec],
     seed: int,
+    threads: int | None,
     repeat: int,
     isolate: bool,
     progress: Any,
@@ -650,7 +652,8 @@ def _measure_all(
     runners: list[Any] = []
     try:
         for spec, params in jobs:
-            runners.append(runner_type((spec, dataset, metrics, params, seed), spec.name))
+            args = (spec, dataset, metrics, params, seed, threads)
+            runners.append(runner_type(args, spec.name))
         for _ in progress(range(repeat), f"timing on {dataset.name}"):
             for runner in runners:
                 runner.run_once()
@@ -715,7 +718,8 @@ def run_model(
     seed
         Passed as ``random_state`` where the model takes one.
     threads
-        The ``--threads`` the caller set (recorded; the counts in effect are measured).
+        Cap every thread pool of the run at this many threads (recorded beside the counts
+        actually in effect); ``None`` leaves the libraries' defaults.
     repeat
         Timed fits and predictions; the record holds their median and minimum.
     isolate
@@ -786,7 +790,7 @@ def compare(
                 stacklevel=2,
             )
     wrap = progress or (lambda it, _desc: it)
-    results = _measure_all(jobs, dataset, metrics, seed, repeat, isolate, wrap)
+    results = _measure_all(jobs, dataset, metrics, seed, threads, repeat, isolate, wrap)
     records = [
         _record(spec, p, dataset, result, seed, threads, repeat, command)
         for (spec, p), result in zip(jobs, results, strict=True)

@@ -13,15 +13,25 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 
-__all__ = ["set_threads", "thread_limits"]
+__all__ = ["numba_pool_started", "set_threads", "thread_limits"]
 
 
-def _cap(n: int) -> list[Callable[[], object]]:
-    """Cap Numba, Torch (if imported) and BLAS/OpenMP at ``n``; return the undo calls."""
+def numba_pool_started() -> bool:
+    """Whether Numba's parallel thread pool runs in this process (then forking is unsafe)."""
+    pool = sys.modules.get("numba.np.ufunc.parallel")
+    return bool(pool is not None and getattr(pool, "_is_initialized", False))
+
+
+def _cap(n: int, start_numba: bool = True) -> list[Callable[[], object]]:
+    """Cap Numba, Torch (if imported) and BLAS/OpenMP at ``n``; return the undo calls.
+
+    Capping Numba starts its thread pool; with ``start_numba=False`` a pool that has not
+    started is left alone (it reads ``NUMBA_NUM_THREADS`` when it starts).
+    """
     if n < 1:
         raise ValueError(f"threads must be >= 1, got {n}")
     undo: list[Callable[[], object]] = []
-    if importlib.util.find_spec("numba"):
+    if numba_pool_started() or (start_numba and importlib.util.find_spec("numba")):
         import numba
 
         undo.append(partial(numba.set_num_threads, numba.get_num_threads()))
@@ -41,12 +51,13 @@ def _cap(n: int) -> list[Callable[[], object]]:
 def set_threads(n: int) -> None:
     """Cap every thread pool at ``n`` for the rest of the process (the CLI's ``--threads``).
 
-    The environment variables reach libraries and Numba pools that start later; pools that
-    are already running are capped directly.
+    The environment variables reach libraries and Numba pools that start later (in this
+    process or in the children ``leanml run`` forks); pools that are already running are
+    capped directly. Numba's pool is not started here, so the process can still fork.
     """
-    _cap(n)
     os.environ["OMP_NUM_THREADS"] = str(n)
     os.environ["NUMBA_NUM_THREADS"] = str(n)
+    _cap(n, start_numba=False)
 
 
 @contextmanager
