@@ -110,3 +110,17 @@ def test_readme_cli_tour_runs_as_written(command, tmp_path):
         (path,) = (tmp_path / "leanml-out").glob("*.json")
         record = json.loads(path.read_text())
         assert all(run["cpu"] for run in record.get("runs", [record]))
+
+
+@pytest.mark.parametrize(
+    ("name", "n_train", "n_test", "n_classes"),
+    [
+        ("reuters-r8", 5485, 2189, 8),
+        ("reuters-r52", 6532, 2568, 52),
+        ("20newsgroups", 11293, 7528, 20),
+    ],
+)
+def test_real_text_corpora_have_the_standard_splits(name, n_train, n_test, n_classes):
+    d = load_dataset(name)
+    assert (d.n_train, d.n_test, d.kind) == (n_train, n_test, "texts")
+    assert len(set(d.y_train)) == n_classes and set(d.y_test) <= set(d.y_train)

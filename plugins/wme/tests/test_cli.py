@@ -15,8 +15,9 @@ def test_registrations():
     pm = load_plugins()
     for name in ("wme-svm", "knn-wmd", "peer-knn-wmd-pot", "peer-knn-wmd-gensim", "peer-sif-svc"):
         assert pm.models.get(name).plugin == "wme"
-    for name in ("election-tweets", "reuters-r8", "lee", "synonym-shift"):
+    for name in ("election-tweets", "lee", "synonym-shift"):
         assert pm.datasets.get(name).plugin == "wme"
+    assert pm.datasets.get("reuters-r8").plugin == "core"  # the text corpora are shared
 
 
 def test_embed_writes_a_feature_matrix(tmp_path):

