@@ -113,6 +113,9 @@ def test_user_errors_exit_2_with_one_line(test_plugins, args, message):
         ("bad.svm", "1 1:0.5\n1 1:zz\n", "bad.svm:2:"),
         ("bad.csv", "1,2,0\n1,x,1\n", "bad.csv:2:"),
         ("bad.conll", "a B\nb\n", "bad.conll:2:"),
+        ("nan.csv", "1,2,0\n1,nan,1\n", "nan.csv:2: non-finite value 'nan'"),
+        ("inf.svm", "1 1:0.5\n0 1:inf\n", "inf.svm:2: non-finite value 'inf'"),
+        ("blank.csv", "1,2,0\n\n\n1,2,1\n\n\n\n\n1,x,1\n", "blank.csv:9: non-numeric value 'x'"),
     ],
 )
 def test_malformed_user_files(test_plugins, tmp_path, name, text, where):

@@ -164,20 +164,6 @@ def test_a_model_that_raises_is_one_line_naming_it(test_plugins):
     assert "Traceback" in debug.output and "in fit" in debug.output
 
 
-@pytest.mark.parametrize(
-    ("name", "text", "where"),
-    [
-        ("nan.csv", "1,2,0\n1,nan,1\n", "nan.csv:2: non-finite value 'nan'"),
-        ("inf.svm", "1 1:0.5\n0 1:inf\n", "inf.svm:2: non-finite value 'inf'"),
-        ("blank.csv", "1,2,0\n\n\n1,2,1\n\n\n\n\n1,x,1\n", "blank.csv:9: non-numeric value 'x'"),
-    ],
-)
-def test_bad_user_files_name_file_and_line(test_plugins, tmp_path, name, text, where):
-    path = tmp_path / name
-    path.write_text(text)
-    assert where in one_line_error(invoke("run", "centroid", "-d", str(path)))
-
-
 def test_user_text_is_never_read_as_markup(test_plugins, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     line = one_line_error(invoke("run", "centroid", "-d", "a[/b].csv"))
