@@ -1,0 +1,358 @@
+"""Numba hot loops of the boolean-QP solver; :mod:`._reference` holds their NumPy twins.
+
+Notation (LFL, Yen et al. ICML 2017, §4; Wang, Chang, Kolter, "The Mixing method"): the
+{0,1} problem max z'Cz + b'z is homogenised to max over (y0, y) in {-1,1}^(n+1) of
+y^'Q y with Q = [[q00, h'], [h, C/4]], h = (C1 + b)/4. Row 0 of the (n+1) x k matrix ``V``
+is the homogenising vector v0, row i >= 1 is v_i for variable i - 1.
+
+Low-rank path: C = P diag(w) P' with P (n x D) and weights w (D,) (w = 1 gives PSD C = PP').
+The mixing step for coordinate i >= 1 needs g_i = sum_{j != i} Q_ij v_j
+= (P_i diag(w) S - C_ii v_i) / 4 + h_i v0 with S = P' V[1:] (D x k), kept up to date by
+rank-1 updates S += P_i' (v_i_new - v_i_old); s0 = sum_i h_i v_i likewise. One coordinate
+costs O(D k), a sweep O(n D k); C is never formed. The diagonal C_ii is excluded.
+
+Dense path: C given as an n x n array, g_i = (C_i V[1:] - C_ii v_i) / 4 + h_i v0, O(n k).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, nogil=True)
+def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
+    """One Gauss-Seidel mixing sweep over the coordinates in ``order`` (0..n), in place.
+
+    Parameters
+    ----------
+    P : (n, D) float64, C = P diag(w) P'
+    w : (D,) float64
+    cdiag : (n,) float64, C_ii
+    h : (n,) float64, linear coupling to the homogenising spin
+    V : (n + 1, k) float64 unit rows, updated
+    S : (D, k) float64 = P' V[1:], updated
+    s0 : (k,) float64 = h' V[1:], updated
+    order : (n + 1,) int64 permutation of 0..n
+    """
+    D = P.shape[1]
+    k = V.shape[1]
+    g = np.empty(k)
+    delta = np.empty(k)
+    for t in range(order.shape[0]):
+        i = order[t]
+        if i == 0:
+            nrm = 0.0
+            for c in range(k):
+                nrm += s0[c] * s0[c]
+            if nrm > 0.0:
+                nrm = np.sqrt(nrm)
+                for c in range(k):
+                    V[0, c] = s0[c] / nrm
+            continue
+        r = i - 1
+        for c in range(k):
+            g[c] = 0.0
+        for d in range(D):
+            a = P[r, d] * w[d]
+            if a != 0.0:
+                for c in range(k):
+                    g[c] += a * S[d, c]
+        hr = h[r]
+        nrm = 0.0
+        for c in range(k):
+            g[c] = 0.25 * (g[c] - cdiag[r] * V[i, c]) + hr * V[0, c]
+            nrm += g[c] * g[c]
+        if nrm <= 0.0:
+            continue
+        nrm = np.sqrt(nrm)
+        for c in range(k):
+            new = g[c] / nrm
+            delta[c] = new - V[i, c]
+            V[i, c] = new
+        for d in range(D):
+            a = P[r, d]
+            if a != 0.0:
+                for c in range(k):
+                    S[d, c] += a * delta[c]
+        for c in range(k):
+            s0[c] += hr * delta[c]
+
+
+@njit(cache=True, nogil=True)
+def sweep_dense(C, h, V, s0, order):
+    """One mixing sweep with a dense symmetric C (n x n), in place; see :func:`sweep_lowrank`."""
+    n = C.shape[0]
+    k = V.shape[1]
+    g = np.empty(k)
+    for t in range(order.shape[0]):
+        i = order[t]
+        if i == 0:
+            nrm = 0.0
+            for c in range(k):
+                nrm += s0[c] * s0[c]
+            if nrm > 0.0:
+                nrm = np.sqrt(nrm)
+                for c in range(k):
+                    V[0, c] = s0[c] / nrm
+            continue
+        r = i - 1
+        for c in range(k):
+            g[c] = 0.0
+        for j in range(n):
+            a = C[r, j]
+            if a != 0.0 and j != r:
+                for c in range(k):
+                    g[c] += a * V[j + 1, c]
+        hr = h[r]
+        nrm = 0.0
+        for c in range(k):
+            g[c] = 0.25 * g[c] + hr * V[0, c]
+            nrm += g[c] * g[c]
+        if nrm <= 0.0:
+            continue
+        nrm = np.sqrt(nrm)
+        for c in range(k):
+            new = g[c] / nrm
+            s0[c] += hr * (new - V[i, c])
+            V[i, c] = new
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _round_one(V, r, z):
+    """z = (1 + y0 * sign(V r)) / 2 for the variables 1..n (sign(0) taken as +1)."""
+    k = V.shape[1]
+    p0 = 0.0
+    for c in range(k):
+        p0 += V[0, c] * r[c]
+    y0 = 1.0 if p0 >= 0.0 else -1.0
+    for i in range(1, V.shape[0]):
+        p = 0.0
+        for c in range(k):
+            p += V[i, c] * r[c]
+        y = 1.0 if p >= 0.0 else -1.0
+        z[i - 1] = 1 if y * y0 > 0.0 else 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _value_lowrank(P, w, b, z, q):
+    """z'Cz + b'z with C = P diag(w) P'; leaves q = P'z."""
+    D = P.shape[1]
+    for d in range(D):
+        q[d] = 0.0
+    lin = 0.0
+    for i in range(z.shape[0]):
+        if z[i]:
+            lin += b[i]
+            for d in range(D):
+                q[d] += P[i, d]
+    quad = 0.0
+    for d in range(D):
+        quad += w[d] * q[d] * q[d]
+    return quad + lin
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _local_lowrank(P, w, cdiag, b, z, q, val, max_passes):
+    """First-improvement 1-flip search from z (q = P'z, val its value); returns the value.
+
+    Flipping z_i by delta = 1 - 2 z_i changes the value by delta * (2 (Cz)_i + b_i) + C_ii,
+    with (Cz)_i = P_i diag(w) q in O(D); a pass costs O(n D).
+    """
+    n, D = P.shape
+    for _ in range(max_passes):
+        improved = False
+        for i in range(n):
+            cz = 0.0
+            for d in range(D):
+                cz += P[i, d] * w[d] * q[d]
+            delta = 1.0 - 2.0 * z[i]
+            gain = delta * (2.0 * cz + b[i]) + cdiag[i]
+            if gain > 1e-12 * (1.0 + abs(val)):
+                z[i] = 1 - z[i]
+                for d in range(D):
+                    q[d] += delta * P[i, d]
+                val += gain
+                improved = True
+        if not improved:
+            break
+    return val
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def round_lowrank(P, w, cdiag, b, V, R, max_passes):
+    """Random-hyperplane roundings, one per column of R (k x T), in parallel, each polished
+    by 1-flip local search (``max_passes`` = 0 turns it off).
+
+    Returns Z (T x n) uint8 and values (T,) of z'Cz + b'z.
+    """
+    n, D = P.shape
+    T = R.shape[1]
+    Z = np.zeros((T, n), dtype=np.uint8)
+    vals = np.empty(T)
+    for t in prange(T):
+        z = Z[t]
+        q = np.empty(D)
+        _round_one(V, R[:, t], z)
+        val = _value_lowrank(P, w, b, z, q)
+        if max_passes > 0:
+            val = _local_lowrank(P, w, cdiag, b, z, q, val, max_passes)
+        vals[t] = val
+    return Z, vals
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def round_dense(C, b, V, R, max_passes):
+    """:func:`round_lowrank` for a dense C; local search keeps u = Cz, O(n) per flip."""
+    n = C.shape[0]
+    T = R.shape[1]
+    Z = np.zeros((T, n), dtype=np.uint8)
+    vals = np.empty(T)
+    for t in prange(T):
+        z = Z[t]
+        _round_one(V, R[:, t], z)
+        u = np.zeros(n)
+        lin = 0.0
+        for j in range(n):
+            if z[j]:
+                lin += b[j]
+                for i in range(n):
+                    u[i] += C[i, j]
+        val = lin
+        for i in range(n):
+            if z[i]:
+                val += u[i]
+        for _ in range(max_passes):
+            improved = False
+            for i in range(n):
+                delta = 1.0 - 2.0 * z[i]
+                gain = delta * (2.0 * u[i] + b[i]) + C[i, i]
+                if gain > 1e-12 * (1.0 + abs(val)):
+                    z[i] = 1 - z[i]
+                    for j in range(n):
+                        u[j] += delta * C[j, i]
+                    val += gain
+                    improved = True
+            if not improved:
+                break
+        vals[t] = val
+    return Z, vals
+
+
+@njit(cache=True, nogil=True)
+def exhaustive(C, b):
+    """Exact max of z'Cz + b'z over {0,1}^n by Gray-code enumeration, O(2^n n).
+
+    Returns the best z (uint8) and its value; ties keep the first in Gray order.
+    """
+    n = C.shape[0]
+    z = np.zeros(n, dtype=np.uint8)
+    u = np.zeros(n)
+    best = 0.0
+    best_z = z.copy()
+    val = 0.0
+    for step in range(1, 1 << n):
+        # the bit that changes between Gray codes step - 1 and step
+        i = 0
+        s = step
+        while (s & 1) == 0:
+            s >>= 1
+            i += 1
+        delta = 1.0 - 2.0 * z[i]
+        val += delta * (2.0 * u[i] + b[i]) + C[i, i]
+        z[i] = 1 - z[i]
+        for j in range(n):
+            u[j] += delta * C[j, i]
+        if val > best:
+            best = val
+            best_z[:] = z
+    return best_z, best
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def encode_rows(G, Bq, Z0, max_passes, exact):
+    """Best code per row for fixed features: max_z -z'Gz + Bq[r]'z over {0,1}^K.
+
+    With G = W W' (K x K) and Bq[r] = 2 W (x_r - intercept), this minimises
+    ||x_r - intercept - W'z||^2 over binary z. ``exact`` enumerates all 2^K codes in Gray
+    order, O(2^K K) per row; otherwise 1-flip local search (at most ``max_passes`` passes)
+    from two starts, ``Z0[r]`` and the zero code, keeping the better.
+    """
+    N, K = Bq.shape
+    Z = np.zeros((N, K), dtype=np.uint8)
+    for r in prange(N):
+        b = Bq[r]
+        z = np.zeros(K, dtype=np.uint8)
+        u = np.zeros(K)
+        if exact:
+            best = 0.0
+            val = 0.0
+            for step in range(1, 1 << K):
+                i = 0
+                s = step
+                while (s & 1) == 0:
+                    s >>= 1
+                    i += 1
+                delta = 1.0 - 2.0 * z[i]
+                val += delta * (-2.0 * u[i] + b[i]) - G[i, i]
+                z[i] = 1 - z[i]
+                for j in range(K):
+                    u[j] += delta * G[j, i]
+                if val > best:
+                    best = val
+                    Z[r, :] = z
+            continue
+        best = -np.inf
+        for start in range(2):
+            val = 0.0
+            for i in range(K):
+                z[i] = Z0[r, i] if start == 0 else 0
+                u[i] = 0.0
+            for i in range(K):
+                if z[i]:
+                    val += b[i]
+                    for j in range(K):
+                        u[j] += G[j, i]
+            for i in range(K):
+                if z[i]:
+                    val -= u[i]
+            for _ in range(max_passes):
+                improved = False
+                for i in range(K):
+                    delta = 1.0 - 2.0 * z[i]
+                    gain = delta * (-2.0 * u[i] + b[i]) - G[i, i]
+                    if gain > 1e-12 * (1.0 + abs(val)):
+                        z[i] = 1 - z[i]
+                        for j in range(K):
+                            u[j] += delta * G[j, i]
+                        val += gain
+                        improved = True
+                if not improved:
+                    break
+            if val > best:
+                best = val
+                Z[r, :] = z
+    return Z
+
+
+def warm() -> None:
+    """Compile every kernel on a tiny problem (for demos that time the solver)."""
+    rng = np.random.default_rng(0)
+    P = rng.standard_normal((4, 3))
+    w = np.ones(3)
+    C = P @ P.T
+    b = rng.standard_normal(4)
+    V = rng.standard_normal((5, 2))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    S = P.T @ V[1:]
+    s0 = b @ V[1:]
+    order = np.arange(5)
+    sweep_lowrank(P, w, np.diag(C).copy(), b, V, S, s0, order)
+    sweep_dense(C, b, V, s0, order)
+    R = rng.standard_normal((2, 3))
+    round_lowrank(P, w, np.diag(C).copy(), b, V, R, 2)
+    round_dense(C, b, V, R, 2)
+    exhaustive(C, b)
+    Bq = rng.standard_normal((3, 4))
+    encode_rows(C, Bq, np.zeros((3, 4), dtype=np.uint8), 2, True)
+    encode_rows(C, Bq, np.zeros((3, 4), dtype=np.uint8), 2, False)
