@@ -346,7 +346,7 @@ class BinaryLatentFeatures:
         K = self.n_atoms_
         if K == 0:
             return np.zeros((Xm.shape[0], 0), dtype=bool)
-        W = self.features_.reshape(K, -1)
+        W = self.features_.reshape(K, Xm.shape[1])
         Rm = Xm - self.intercept_.ravel()
         G = W @ W.T
         Bq = 2.0 * Rm @ W.T
@@ -365,7 +365,7 @@ class BinaryLatentFeatures:
         Z = np.asarray(Z)
         if Z.ndim != 2 or Z.shape[1] != self.n_atoms_:
             raise InputError(f"Z must have shape (N, {self.n_atoms_}), got {Z.shape}")
-        W = self.features_.reshape(self.n_atoms_, -1)
+        W = self.features_.reshape(self.n_atoms_, self.intercept_.size)
         out = self.intercept_.ravel() + Z.astype(float) @ W
         return out.reshape((Z.shape[0], *self.feature_shape_))
 
