@@ -108,7 +108,7 @@ def _state(n: int, D: int, k: int, seed: int):
     P, w, h = rng.standard_normal((n, D)), rng.uniform(0.5, 2, D), rng.standard_normal(n)
     V = rng.standard_normal((n + 1, k))
     V /= np.linalg.norm(V, axis=1, keepdims=True)
-    return P, w, h, V, P.T @ V[1:], h @ V[1:], rng.permutation(n + 1).astype(np.int64)
+    return P, w, h, V, V[1:].T @ P, h @ V[1:], rng.permutation(n + 1).astype(np.int64)
 
 
 def test_numba_sweep_equals_numpy_sweep() -> None:
@@ -120,8 +120,8 @@ def test_numba_sweep_equals_numpy_sweep() -> None:
     np.testing.assert_allclose(V, V2, atol=1e-12)
     np.testing.assert_allclose(S, S2, atol=1e-10)
     np.testing.assert_allclose(s0, s02, atol=1e-10)
-    # S is still P' V[1:] after the rank-1 updates
-    np.testing.assert_allclose(S, P.T @ V[1:], atol=1e-9)
+    # S is still V[1:]' P after the rank-1 updates
+    np.testing.assert_allclose(S, V[1:].T @ P, atol=1e-9)
     C = (P * w) @ P.T
     V3, s03 = V2.copy(), s02.copy()
     _kernels.sweep_dense(C, h, V2, s02, order)

@@ -7,8 +7,8 @@ is the homogenising vector v0, row i >= 1 is v_i for variable i - 1.
 
 Low-rank path: C = P diag(w) P' with P (n x D) and weights w (D,) (w = 1 gives PSD C = PP').
 The mixing step for coordinate i >= 1 needs g_i = sum_{j != i} Q_ij v_j
-= (P_i diag(w) S - C_ii v_i) / 4 + h_i v0 with S = P' V[1:] (D x k), kept up to date by
-rank-1 updates S += P_i' (v_i_new - v_i_old); s0 = sum_i h_i v_i likewise. One coordinate
+= (S diag(w) P_i' - C_ii v_i) / 4 + h_i v0 with S = V[1:]' P (k x D), kept up to date by
+rank-1 updates S += (v_i_new - v_i_old) P_i; s0 = sum_i h_i v_i likewise. One coordinate
 costs O(D k), a sweep O(n D k); C is never formed. The diagonal C_ii is excluded.
 
 Dense path: C given as an n x n array, g_i = (C_i V[1:] - C_ii v_i) / 4 + h_i v0, O(n k).
@@ -20,9 +20,13 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
     """One Gauss-Seidel mixing sweep over the coordinates in ``order`` (0..n), in place.
+
+    S is kept as the k x D matrix V[1:]' P so that both the mat-vec g = S (w * P_i) and the
+    rank-1 update S += delta P_i' run over contiguous rows of length D (SIMD; the sums may be
+    reassociated, which changes results only at rounding level).
 
     Parameters
     ----------
@@ -31,14 +35,15 @@ def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
     cdiag : (n,) float64, C_ii
     h : (n,) float64, linear coupling to the homogenising spin
     V : (n + 1, k) float64 unit rows, updated
-    S : (D, k) float64 = P' V[1:], updated
-    s0 : (k,) float64 = h' V[1:], updated
+    S : (k, D) float64 = V[1:]' P, updated
+    s0 : (k,) float64 = V[1:]' h, updated
     order : (n + 1,) int64 permutation of 0..n
     """
     D = P.shape[1]
     k = V.shape[1]
     g = np.empty(k)
     delta = np.empty(k)
+    pw = np.empty(D)
     for t in range(order.shape[0]):
         i = order[t]
         if i == 0:
@@ -51,13 +56,13 @@ def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
                     V[0, c] = s0[c] / nrm
             continue
         r = i - 1
-        for c in range(k):
-            g[c] = 0.0
         for d in range(D):
-            a = P[r, d] * w[d]
-            if a != 0.0:
-                for c in range(k):
-                    g[c] += a * S[d, c]
+            pw[d] = P[r, d] * w[d]
+        for c in range(k):
+            acc = 0.0
+            for d in range(D):
+                acc += pw[d] * S[c, d]
+            g[c] = acc
         hr = h[r]
         nrm = 0.0
         for c in range(k):
@@ -70,11 +75,10 @@ def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
             new = g[c] / nrm
             delta[c] = new - V[i, c]
             V[i, c] = new
-        for d in range(D):
-            a = P[r, d]
-            if a != 0.0:
-                for c in range(k):
-                    S[d, c] += a * delta[c]
+        for c in range(k):
+            dc = delta[c]
+            for d in range(D):
+                S[c, d] += dc * P[r, d]
         for c in range(k):
             s0[c] += hr * delta[c]
 
@@ -344,7 +348,7 @@ def warm() -> None:
     b = rng.standard_normal(4)
     V = rng.standard_normal((5, 2))
     V /= np.linalg.norm(V, axis=1, keepdims=True)
-    S = P.T @ V[1:]
+    S = V[1:].T @ P
     s0 = b @ V[1:]
     order = np.arange(5)
     sweep_lowrank(P, w, np.diag(C).copy(), b, V, S, s0, order)

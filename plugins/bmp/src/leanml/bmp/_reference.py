@@ -12,7 +12,7 @@ import numpy as np
 
 
 def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
-    """NumPy mixing sweep with C = P diag(w) P' (a Python loop over coordinates)."""
+    """NumPy mixing sweep with C = P diag(w) P', S = V[1:]'P (k x D); a loop over coordinates."""
     for i in order:
         if i == 0:
             nrm = np.linalg.norm(s0)
@@ -20,14 +20,14 @@ def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
                 V[0] = s0 / nrm
             continue
         r = i - 1
-        g = 0.25 * ((P[r] * w) @ S - cdiag[r] * V[i]) + h[r] * V[0]
+        g = 0.25 * (S @ (P[r] * w) - cdiag[r] * V[i]) + h[r] * V[0]
         nrm = np.linalg.norm(g)
         if nrm <= 0:
             continue
         new = g / nrm
         delta = new - V[i]
         V[i] = new
-        S += np.outer(P[r], delta)
+        S += np.outer(delta, P[r])
         s0 += h[r] * delta
 
 

@@ -264,7 +264,7 @@ def solve_bqp(
         cdiag = np.einsum("id,id->i", Pw, P)
         h = (Pw @ P.sum(axis=0) + b) / 4.0
         q00 = float(weights @ P.sum(axis=0) ** 2) / 4.0
-        S = P.T @ V[1:]
+        S = np.ascontiguousarray(V[1:].T @ P)
     else:
         h = (C.sum(axis=1) + b) / 4.0
         q00 = float(C.sum()) / 4.0
@@ -274,7 +274,7 @@ def solve_bqp(
     def objective() -> float:
         V1 = V[1:]
         if lowrank:
-            quad = float(weights @ np.einsum("dk,dk->d", S, S))
+            quad = float(np.einsum("kd,kd->d", S, S) @ weights)
         else:
             quad = float(np.einsum("ik,ik->", C @ V1, V1))
         return q00 + 2.0 * float(V[0] @ s0) + quad / 4.0 + const
