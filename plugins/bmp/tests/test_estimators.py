@@ -19,8 +19,10 @@ def hamming_up_to_complement(Z: np.ndarray, Z0: np.ndarray) -> np.ndarray:
     complement."""
     out = []
     for k in range(Z0.shape[1]):
-        rates = [min(np.mean(Z[:, j] != Z0[:, k]), np.mean(Z[:, j] == Z0[:, k])) for j in
-                 range(Z.shape[1])]
+        rates = [
+            min(np.mean(Z[:, j] != Z0[:, k]), np.mean(Z[:, j] == Z0[:, k]))
+            for j in range(Z.shape[1])
+        ]
         out.append(min(rates) if rates else 1.0)
     return np.array(out)
 

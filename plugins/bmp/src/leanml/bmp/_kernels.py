@@ -12,12 +12,17 @@ rank-1 updates S += (v_i_new - v_i_old) P_i; s0 = sum_i h_i v_i likewise. One co
 costs O(D k), a sweep O(n D k); C is never formed. The diagonal C_ii is excluded.
 
 Dense path: C given as an n x n array, g_i = (C_i V[1:] - C_ii v_i) / 4 + h_i v0, O(n k).
+
+The sweeps are sequential (Gauss-Seidel). The roundings and row encodings are independent;
+they run on Python threads over slices (``nogil`` kernels, see :func:`threaded`) rather than
+Numba's ``prange``: a process that used Numba's GNU-OpenMP layer cannot safely ``fork``, and
+``leanml run``/``compare`` fork a child per model.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
@@ -183,10 +188,11 @@ def _local_lowrank(P, w, cdiag, b, z, q, val, max_passes):
     return val
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def round_lowrank(P, w, cdiag, b, V, R, max_passes):
-    """Random-hyperplane roundings, one per column of R (k x T), in parallel, each polished
-    by 1-flip local search (``max_passes`` = 0 turns it off).
+    """Random-hyperplane roundings, one per column of R (k x T), each polished by 1-flip
+    local search (``max_passes`` = 0 turns it off). Independent per column: the caller
+    runs slices of R on several threads (the kernels release the GIL).
 
     Returns Z (T x n) uint8 and values (T,) of z'Cz + b'z.
     """
@@ -194,7 +200,7 @@ def round_lowrank(P, w, cdiag, b, V, R, max_passes):
     T = R.shape[1]
     Z = np.zeros((T, n), dtype=np.uint8)
     vals = np.empty(T)
-    for t in prange(T):
+    for t in range(T):
         z = Z[t]
         q = np.empty(D)
         _round_one(V, R[:, t], z)
@@ -205,14 +211,14 @@ def round_lowrank(P, w, cdiag, b, V, R, max_passes):
     return Z, vals
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def round_dense(C, b, V, R, max_passes):
     """:func:`round_lowrank` for a dense C; local search keeps u = Cz, O(n) per flip."""
     n = C.shape[0]
     T = R.shape[1]
     Z = np.zeros((T, n), dtype=np.uint8)
     vals = np.empty(T)
-    for t in prange(T):
+    for t in range(T):
         z = Z[t]
         _round_one(V, R[:, t], z)
         u = np.zeros(n)
@@ -273,7 +279,7 @@ def exhaustive(C, b):
     return best_z, best
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def encode_rows(G, Bq, Z0, max_passes, exact):
     """Best code per row for fixed features: max_z -z'Gz + Bq[r]'z over {0,1}^K.
 
@@ -284,7 +290,7 @@ def encode_rows(G, Bq, Z0, max_passes, exact):
     """
     N, K = Bq.shape
     Z = np.zeros((N, K), dtype=np.uint8)
-    for r in prange(N):
+    for r in range(N):
         b = Bq[r]
         z = np.zeros(K, dtype=np.uint8)
         u = np.zeros(K)
@@ -337,6 +343,41 @@ def encode_rows(G, Bq, Z0, max_passes, exact):
                 best = val
                 Z[r, :] = z
     return Z
+
+
+def threaded(fn, split, *args, axis_arg, out_axis: int = 0):
+    """Run ``fn(*args)`` on slices of ``args[axis_arg]`` along ``split`` on several threads.
+
+    ``axis_arg`` is the index (or a tuple of indices) of the arguments to cut along axis
+    ``split`` (1 for the k x T hyperplanes, 0 for the rows to encode); outputs (one array or
+    a tuple) are concatenated along ``out_axis``.
+    Uses as many threads as Numba's current thread count (capped by leanml's
+    ``thread_limits`` / ``--threads``).
+    """
+    import numba
+
+    cut = (axis_arg,) if isinstance(axis_arg, int) else tuple(axis_arg)
+    n = args[cut[0]].shape[split]
+    workers = max(1, min(numba.get_num_threads(), n // 8))
+    if workers == 1:
+        return fn(*args)
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+
+    def part(j):
+        a = list(args)
+        for i in cut:
+            sl = [slice(None)] * a[i].ndim
+            sl[split] = slice(bounds[j], bounds[j + 1])
+            a[i] = np.ascontiguousarray(a[i][tuple(sl)])
+        return fn(*a)
+
+    with ThreadPoolExecutor(workers) as ex:
+        parts = list(ex.map(part, range(workers)))
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(p, axis=out_axis) for p in zip(*parts, strict=True))
+    return np.concatenate(parts, axis=out_axis)
 
 
 def warm() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from leanml.core import InputError, ParameterError
 
-__all__ = ["as_tensor", "positive", "positive_int"]
+__all__ = ["as_tensor", "check_y", "positive", "positive_int"]
 
 
 def as_tensor(X: Any, name: str = "X", min_ndim: int = 2) -> np.ndarray:
@@ -57,3 +57,9 @@ def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ParameterError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
+
+
+def check_y(X: np.ndarray, y: Any) -> None:
+    """``y`` is ignored by the decompositions, but one of another length is a caller's bug."""
+    if y is not None and len(y) != X.shape[0]:
+        raise InputError(f"X has {X.shape[0]} rows but y has {len(y)}")

@@ -292,9 +292,15 @@ def solve_bqp(
     R = rng.standard_normal((k, n_rounds))
     passes = 10_000 if local_search else 0
     if lowrank:
-        Z, vals = impl.round_lowrank(P, weights, cdiag, b, V, R, passes)
+        rargs = (P, weights, cdiag, b, V, R, passes)
+        fn, axis = impl.round_lowrank, 5
     else:
-        Z, vals = impl.round_dense(C, b, V, R, passes)
+        rargs = (C, b, V, R, passes)
+        fn, axis = impl.round_dense, 3
+    if backend == "numba":
+        Z, vals = impl.threaded(fn, 1, *rargs, axis_arg=axis)
+    else:
+        Z, vals = fn(*rargs)
     best = int(np.argmax(vals))
     z, value = Z[best].astype(bool), float(vals[best])
     if value < 0.0:  # the zero code is always feasible with value 0

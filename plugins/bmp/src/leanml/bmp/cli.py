@@ -217,16 +217,28 @@ def maxcut_cmd(
 
             s = sdp_bound(dense, b, n_rounds=rounds, random_state=settings.seed, eps=1e-5)
             rows.append(
-                {"solver": "sdp (cvxpy+SCS)", "n": n, "value": s.value, "bound": s.sdp_value,
-                 "ones": int(s.z.sum()), "seconds": s.seconds}
+                {
+                    "solver": "sdp (cvxpy+SCS)",
+                    "n": n,
+                    "value": s.value,
+                    "bound": s.sdp_value,
+                    "ones": int(s.z.sum()),
+                    "seconds": s.seconds,
+                }
             )
         except ParameterError as exc:
             echo(f"no SDP bound: {exc}")
     if exact:
         e = solve_bqp_exhaustive(dense, b)
         rows.append(
-            {"solver": "exhaustive", "n": n, "value": e.value, "bound": e.value,
-             "ones": int(e.z.sum()), "seconds": e.seconds}
+            {
+                "solver": "exhaustive",
+                "n": n,
+                "value": e.value,
+                "bound": e.value,
+                "ones": int(e.z.sum()),
+                "seconds": e.seconds,
+            }
         )
     print_rows(f"max z'Cz + b'z on {path.name}", rows)
     out = settings.out

@@ -59,7 +59,7 @@ def _dataset(name: str, X: np.ndarray, test_size: float, seed: int, **fields) ->
 
 def load_indian_pines(test_size: float = 0.25, seed: int = 0, crop: int | None = None) -> Dataset:
     """Indian Pines as a pixels x bands matrix (21,025 x 200), rows split train/test."""
-    cube, gt = indian_pines_cube(crop)
+    cube, _gt = indian_pines_cube(crop)
     H, W, B = cube.shape
     return _dataset(
         "indian-pines",
@@ -89,7 +89,7 @@ def load_digits_tensor(test_size: float = 0.25, seed: int = 0) -> Dataset:
 
 def load_planted(test_size: float = 0.25, seed: int = 0) -> Dataset:
     """Synthetic 400 x 12 x 12 tensor with 5 planted binary codes (density 0.3, noise 0.05)."""
-    X, Z0, W0 = planted_codes(400, (12, 12), 5, 0.3, 0.05, True, seed)
+    X, _, _ = planted_codes(400, (12, 12), 5, 0.3, 0.05, True, seed)
     return _dataset(
         "bmp-planted",
         X,

@@ -25,7 +25,11 @@ def run_demo(ctx: DemoContext) -> list[dict[str, Any]]:
     X = cube.reshape(crop * crop, -1)
     ctx.echo(f"Indian Pines {crop} x {crop} crop, {X.shape[1]} bands; BMP codes the pixels")
     rows = rmse_vs_bytes(
-        X, atoms, ("cp", "tucker", "nmf"), image_shape=(crop, crop), seed=ctx.seed,
+        X,
+        atoms,
+        ("cp", "tucker", "nmf"),
+        image_shape=(crop, crop),
+        seed=ctx.seed,
         progress=ctx.progress,
     )
     fig = rmse_bytes_figure(rows, ctx.out / "rmse_vs_bytes.png", f"Indian Pines {crop}x{crop}")

@@ -21,7 +21,7 @@ import numpy as np
 
 from leanml.core import InputError, ParameterError
 
-from ._validation import as_tensor, positive, positive_int
+from ._validation import as_tensor, check_y, positive, positive_int
 from .bqp import solve_bqp
 from .corrective import Gram, prox_gradient, smooth_part
 
@@ -169,6 +169,7 @@ class BinaryLatentFeatures:
         """
         self._validate_params()
         X = as_tensor(X)
+        check_y(X, y)
         N = X.shape[0]
         self.feature_shape_ = X.shape[1:]
         Xm = X.reshape(N, -1)
@@ -356,7 +357,9 @@ class BinaryLatentFeatures:
         else:
             ls = np.linalg.lstsq(W.T, Rm.T, rcond=None)[0].T
             Z0 = (ls > 0.5).astype(np.uint8)
-        Z = _kernels.encode_rows(G, np.ascontiguousarray(Bq), Z0, 1000, exact)
+        Z = _kernels.threaded(
+            _kernels.encode_rows, 0, G, np.ascontiguousarray(Bq), Z0, 1000, exact, axis_arg=(1, 2)
+        )
         return Z.astype(bool)
 
     def inverse_transform(self, Z: Any) -> np.ndarray:

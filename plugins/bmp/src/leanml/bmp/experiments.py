@@ -34,7 +34,7 @@ def _cp_bytes(shape: Sequence[int], r: int) -> int:
 
 def _tucker_bytes(shape: Sequence[int], r: int) -> int:
     ranks = [min(r, d) for d in shape]
-    return 4 * (int(np.prod(ranks)) + sum(d * q for d, q in zip(shape, ranks)))
+    return 4 * (int(np.prod(ranks)) + sum(d * q for d, q in zip(shape, ranks, strict=True)))
 
 
 def _nmf_bytes(shape: Sequence[int], r: int) -> int:
@@ -113,8 +113,14 @@ def rmse_vs_bytes(
         budget = m.storage_bytes()
         rmse = float(np.sqrt(np.mean((m.reconstruct() - X) ** 2)))
         rows.append(
-            {"model": "bmp", "K": K, "rank": m.n_atoms_, "bytes": budget, "rmse": rmse,
-             "seconds": secs}
+            {
+                "model": "bmp",
+                "K": K,
+                "rank": m.n_atoms_,
+                "bytes": budget,
+                "rmse": rmse,
+                "seconds": secs,
+            }
         )
         for peer in peers:
             src = X if peer == "nmf" else cube
@@ -124,8 +130,14 @@ def rmse_vs_bytes(
             secs = time.perf_counter() - t0
             rec = p.reconstruct().reshape(X.shape)
             rows.append(
-                {"model": peer, "K": K, "rank": r, "bytes": p.storage_bytes(),
-                 "rmse": float(np.sqrt(np.mean((rec - X) ** 2))), "seconds": secs}
+                {
+                    "model": peer,
+                    "K": K,
+                    "rank": r,
+                    "bytes": p.storage_bytes(),
+                    "rmse": float(np.sqrt(np.mean((rec - X) ** 2))),
+                    "seconds": secs,
+                }
             )
     return rows
 
@@ -159,7 +171,10 @@ def rmse_bytes_figure(rows: Sequence[dict[str, Any]], path: Path, title: str) ->
 
 
 def code_maps_figure(
-    codes: np.ndarray, image_shape: tuple[int, int], gt: np.ndarray | None, path: Path,
+    codes: np.ndarray,
+    image_shape: tuple[int, int],
+    gt: np.ndarray | None,
+    path: Path,
     max_maps: int = 11,
 ) -> Path:
     """Each learned binary code as an image, next to the ground-truth classes."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from leanml.core import InputError, ParameterError
 
-from ._validation import as_tensor, positive_int
+from ._validation import as_tensor, check_y, positive_int
 from .bqp import BQPResult, homogenize
 
 __all__ = [
@@ -32,9 +32,7 @@ def _import_tensorly() -> Any:
     try:
         import tensorly as tl
     except ImportError:
-        raise ParameterError(
-            "this peer needs TensorLy: pip install 'leanml-bmp[peers]'"
-        ) from None
+        raise ParameterError("this peer needs TensorLy: pip install 'leanml-bmp[peers]'") from None
     tl.set_backend("numpy")
     return tl
 
@@ -57,9 +55,7 @@ class _TensorPeer:
     def _rows(self, X: Any) -> np.ndarray:
         X = as_tensor(X)
         if X.shape[1:] != self.feature_shape_:
-            raise InputError(
-                f"X has rows of shape {X.shape[1:]}, fitted on {self.feature_shape_}"
-            )
+            raise InputError(f"X has rows of shape {X.shape[1:]}, fitted on {self.feature_shape_}")
         return X
 
     def predict(self, X: Any) -> np.ndarray:
@@ -110,6 +106,7 @@ class CPPeer(_TensorPeer):
         """CP decomposition of ``X``; the row-mode factor is ``factors_[0]``."""
         positive_int("rank", self.rank)
         X = as_tensor(X)
+        check_y(X, y)
         if self.non_negative and X.min() < 0:
             raise InputError("non-negative CP needs non-negative data")
         tl = _import_tensorly()
@@ -193,10 +190,13 @@ class TuckerPeer(_TensorPeer):
     def fit(self, X: Any, y: Any = None) -> TuckerPeer:
         """Tucker decomposition; ``core_`` and ``factors_`` (orthonormal columns)."""
         X = as_tensor(X)
+        check_y(X, y)
         ranks = (self.rank,) * X.ndim if np.isscalar(self.rank) else tuple(self.rank)
         if len(ranks) != X.ndim:
             raise ParameterError(f"rank needs {X.ndim} entries, got {self.rank!r}")
-        ranks = tuple(min(positive_int("rank", int(r)), d) for r, d in zip(ranks, X.shape))
+        ranks = tuple(
+            min(positive_int("rank", int(r)), d) for r, d in zip(ranks, X.shape, strict=True)
+        )
         tl = _import_tensorly()
         from tensorly.decomposition import tucker
 
@@ -269,6 +269,7 @@ class NMFPeer(_TensorPeer):
         """Fit NMF on the unfolding of non-negative ``X``."""
         positive_int("rank", self.rank)
         X = as_tensor(X)
+        check_y(X, y)
         if X.min() < 0:
             raise InputError("NMF needs non-negative data")
         import warnings
