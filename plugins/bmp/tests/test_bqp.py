@@ -270,3 +270,19 @@ def test_asymmetric_c_uses_its_symmetric_part() -> None:
     a = solve_bqp_exhaustive(A)
     s = solve_bqp_exhaustive((A + A.T) / 2)
     assert a.value == pytest.approx(s.value)
+
+
+def test_polishing_the_best_few_roundings() -> None:
+    P = psd_instance(11, n=60)
+    b = np.random.default_rng(1).standard_normal(60)
+    every = solve_bqp(P=P, b=b, random_state=2)
+    some = solve_bqp(P=P, b=b, random_state=2, n_polish=5)
+    none = solve_bqp(P=P, b=b, random_state=2, local_search=False)
+    assert some.value >= none.value - 1e-12 and every.value >= none.value - 1e-12
+    # polished roundings are 1-flip optima; the others keep their rounded values
+    polished = np.flatnonzero(some.round_values != none.round_values)
+    assert len(polished) <= 5
+    ref = solve_bqp(P=P, b=b, random_state=2, n_polish=5, backend="numpy")
+    np.testing.assert_allclose(some.round_values, ref.round_values, rtol=1e-10)
+    with pytest.raises(ParameterError):
+        solve_bqp(P=P, n_polish=-1)

@@ -143,7 +143,7 @@ def _round_one(V, r, z):
         z[i - 1] = 1 if y * y0 > 0.0 else 0
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", fastmath={"reassoc", "contract"})
 def _value_lowrank(P, w, b, z, q):
     """z'Cz + b'z with C = P diag(w) P'; leaves q = P'z."""
     D = P.shape[1]
@@ -161,7 +161,7 @@ def _value_lowrank(P, w, b, z, q):
     return quad + lin
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", fastmath={"reassoc", "contract"})
 def _local_lowrank(P, w, cdiag, b, z, q, val, max_passes):
     """First-improvement 1-flip search from z (q = P'z, val its value); returns the value.
 
@@ -188,7 +188,7 @@ def _local_lowrank(P, w, cdiag, b, z, q, val, max_passes):
     return val
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def round_lowrank(P, w, cdiag, b, V, R, max_passes):
     """Random-hyperplane roundings, one per column of R (k x T), each polished by 1-flip
     local search (``max_passes`` = 0 turns it off). Independent per column: the caller
@@ -246,6 +246,20 @@ def round_dense(C, b, V, R, max_passes):
             if not improved:
                 break
         vals[t] = val
+    return Z, vals
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def polish_lowrank(P, w, cdiag, b, Z, max_passes):
+    """1-flip local search on each row of Z (T x n, uint8, in place); returns Z, values."""
+    D = P.shape[1]
+    T = Z.shape[0]
+    vals = np.empty(T)
+    q = np.empty(D)
+    for t in range(T):
+        z = Z[t]
+        val = _value_lowrank(P, w, b, z, q)
+        vals[t] = _local_lowrank(P, w, cdiag, b, z, q, val, max_passes)
     return Z, vals
 
 
@@ -397,6 +411,7 @@ def warm() -> None:
     R = rng.standard_normal((2, 3))
     round_lowrank(P, w, np.diag(C).copy(), b, V, R, 2)
     round_dense(C, b, V, R, 2)
+    polish_lowrank(P, w, np.diag(C).copy(), b, np.zeros((2, 4), dtype=np.uint8), 2)
     exhaustive(C, b)
     Bq = rng.standard_normal((3, 4))
     encode_rows(C, Bq, np.zeros((3, 4), dtype=np.uint8), 2, True)

@@ -120,3 +120,26 @@ def round_lowrank(P, w, cdiag, b, V, R, max_passes):
                     break
             vals[t] = val
     return Z, vals
+
+
+def polish_lowrank(P, w, cdiag, b, Z, max_passes):
+    """Local search on each row of Z in place (factored C); returns Z, values."""
+    vals = np.empty(Z.shape[0])
+    for t in range(Z.shape[0]):
+        z = Z[t]
+        q = z.astype(float) @ P
+        val = float((q * q) @ w + z.astype(float) @ b)
+        for _ in range(max_passes):
+            improved = False
+            for i in range(len(z)):
+                delta = 1.0 - 2.0 * z[i]
+                gain = delta * (2.0 * (P[i] * w) @ q + b[i]) + cdiag[i]
+                if gain > 1e-12 * (1.0 + abs(val)):
+                    z[i] = 1 - z[i]
+                    q += delta * P[i]
+                    val += gain
+                    improved = True
+            if not improved:
+                break
+        vals[t] = val
+    return Z, vals
