@@ -394,24 +394,27 @@ def threaded(fn, split, *args, axis_arg, out_axis: int = 0):
     return np.concatenate(parts, axis=out_axis)
 
 
-def warm() -> None:
-    """Compile every kernel on a tiny problem (for demos that time the solver)."""
+def warm(fit_only: bool = False) -> None:
+    """Compile (or load from Numba's cache) the kernels on a tiny problem, so that demos and
+    benchmarks do not time the JIT. ``fit_only``: just the low-rank kernels BMP's fit uses.
+    """
     rng = np.random.default_rng(0)
     P = rng.standard_normal((4, 3))
     w = np.ones(3)
     C = P @ P.T
+    cdiag = np.diag(C).copy()
     b = rng.standard_normal(4)
     V = rng.standard_normal((5, 2))
     V /= np.linalg.norm(V, axis=1, keepdims=True)
-    S = V[1:].T @ P
-    s0 = b @ V[1:]
     order = np.arange(5)
-    sweep_lowrank(P, w, np.diag(C).copy(), b, V, S, s0, order)
-    sweep_dense(C, b, V, s0, order)
     R = rng.standard_normal((2, 3))
-    round_lowrank(P, w, np.diag(C).copy(), b, V, R, 2)
+    sweep_lowrank(P, w, cdiag, b, V, V[1:].T @ P, b @ V[1:], order)
+    round_lowrank(P, w, cdiag, b, V, R, 2)
+    polish_lowrank(P, w, cdiag, b, np.zeros((2, 4), dtype=np.uint8), 2)
+    if fit_only:
+        return
+    sweep_dense(C, b, V, b @ V[1:], order)
     round_dense(C, b, V, R, 2)
-    polish_lowrank(P, w, np.diag(C).copy(), b, np.zeros((2, 4), dtype=np.uint8), 2)
     exhaustive(C, b)
     Bq = rng.standard_normal((3, 4))
     encode_rows(C, Bq, np.zeros((3, 4), dtype=np.uint8), 2, True)

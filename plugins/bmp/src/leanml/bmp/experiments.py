@@ -81,6 +81,7 @@ def rmse_vs_bytes(
     bmp_params: dict[str, Any] | None = None,
     seed: int = 0,
     progress: Callable[..., Any] | None = None,
+    fitted: dict[int, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Fit BMP with each atom budget and every peer at the same bytes; one row per fit.
 
@@ -100,6 +101,8 @@ def rmse_vs_bytes(
         Extra BinaryLatentFeatures parameters.
     seed
         Seed of every model.
+    fitted
+        If given, receives the fitted BMP model of each K (``fitted[K]``).
     """
     from .estimators import BinaryLatentFeatures
 
@@ -110,6 +113,8 @@ def rmse_vs_bytes(
         t0 = time.perf_counter()
         m = BinaryLatentFeatures(n_atoms=K, random_state=seed, **(bmp_params or {})).fit(X)
         secs = time.perf_counter() - t0
+        if fitted is not None:
+            fitted[K] = m
         budget = m.storage_bytes()
         rmse = float(np.sqrt(np.mean((m.reconstruct() - X) ** 2)))
         rows.append(
