@@ -305,3 +305,63 @@ def test_prox_gradient_is_monotone_and_reaches_kkt() -> None:
     active = c > 1e-8
     np.testing.assert_allclose(g[active] + lam, 0.0, atol=1e-5)
     assert np.all(g[~active] + lam >= -1e-6)
+
+
+# -- reading (B): binary codes on several modes, continuous core -------------------------
+
+
+def test_ridge_core_matches_the_kronecker_normal_equations() -> None:
+    from leanml.bmp.multimode import reconstruct, ridge_core
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 5, 4))
+    F = [(rng.random((6, 3)) < 0.5).astype(float), None, (rng.random((4, 2)) < 0.5) * 1.0]
+    G = ridge_core(X, F, 0.3)
+    K = np.kron(np.kron(F[0], np.eye(5)), F[2])
+    g = np.linalg.solve(K.T @ K + 0.3 * np.eye(K.shape[1]), K.T @ X.ravel())
+    np.testing.assert_allclose(G.ravel(), g, atol=1e-12)
+    np.testing.assert_allclose(reconstruct(G, F).ravel(), K @ g, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def boolean_tucker():
+    rng = np.random.default_rng(0)
+    Z1, Z2 = rng.random((60, 3)) < 0.4, rng.random((50, 2)) < 0.4
+    G0 = rng.standard_normal((3, 2, 8))
+    truth = np.einsum("ia,jb,abd->ijd", Z1, Z2, G0)
+    return truth + 0.05 * rng.standard_normal(truth.shape), truth
+
+
+def test_boolean_tucker_recovers_the_planted_signal(boolean_tucker) -> None:
+    X, truth = boolean_tucker
+    m = BinaryLatentFeatures(n_atoms=12, model="tucker", coded_modes=(0, 1), random_state=0)
+    m.fit(X)
+    assert np.sqrt(np.mean((m.reconstruct() - truth) ** 2)) <= 2 * 0.05
+    assert set(m.atom_modes_) == {0, 1}  # both modes got codes
+    path = np.array(m.objective_path_)
+    assert np.all(np.diff(path) <= 1e-15 * path[:-1])
+    K0, K1 = (c.shape[1] for c in m.mode_codes_)
+    assert m.core_.shape == (K0 + 1, K1 + 1, 8)
+    assert m.storage_bytes() == (60 * K0 + 50 * K1 + 7) // 8 + 4 * m.core_.size
+    # mode-0 slices encode through the same API as reading (A)
+    assert -m.score(X) <= np.sqrt(np.mean((m.reconstruct() - X) ** 2)) + 1e-12
+
+
+def test_boolean_tucker_budget_and_bad_modes(boolean_tucker) -> None:
+    X, _ = boolean_tucker
+    m = BinaryLatentFeatures(
+        n_atoms=12, model="tucker", coded_modes=(0, 1), max_bytes=200, random_state=0
+    ).fit(X)
+    assert m.storage_bytes() <= 200 and m.stop_reason_ == "max_bytes"
+    for modes in ((1,), (0, 0), (0, 3), (0, -1)):
+        with pytest.raises(ParameterError, match="coded_modes"):
+            BinaryLatentFeatures(model="tucker", coded_modes=modes).fit(X)
+    with pytest.raises(ParameterError, match="model"):
+        BinaryLatentFeatures(model="cp").fit(X)
+
+
+def test_boolean_tucker_constant_tensor() -> None:
+    with pytest.warns(UserWarning, match="constant"):
+        m = BinaryLatentFeatures(model="tucker", coded_modes=(0, 1)).fit(np.full((4, 3, 2), 2.0))
+    assert m.n_atoms_ == 0
+    np.testing.assert_allclose(m.reconstruct(), 2.0)

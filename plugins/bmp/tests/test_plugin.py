@@ -139,6 +139,28 @@ def test_cli_fit_maxcut_compare(tmp_path) -> None:
     assert (tmp_path / "bmp-fit-indian-pines-codes.png").stat().st_size > 0
     saved = np.load(tmp_path / "bmp-fit-indian-pines.npz")
     assert saved["features"].shape[1:] == (200,) and int(saved["n_rows"]) == 256
+    out = runner.invoke(
+        cli,
+        [
+            "--out",
+            str(tmp_path),
+            "bmp",
+            "fit",
+            "-d",
+            "indian-pines",
+            "--crop",
+            "12",
+            "-k",
+            "3",
+            "--model",
+            "tucker",
+            "--coded-modes",
+            "0,1",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    saved = np.load(tmp_path / "bmp-fit-indian-pines.npz")
+    assert saved["core"].shape[-1] == 200 and saved["codes_mode1"].shape[0] == 12
 
     rng = np.random.default_rng(0)
     P = rng.standard_normal((14, 3))

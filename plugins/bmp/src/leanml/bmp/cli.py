@@ -82,6 +82,20 @@ def bmp() -> None:
 @click.option("--tau", type=float, default=1.0, show_default=True)
 @click.option("--feature-rank", type=click.IntRange(min=1), help="CP rank of each feature.")
 @click.option("--max-bytes", type=click.IntRange(min=1), help="Storage budget in bytes.")
+@click.option(
+    "--model",
+    type=click.Choice(["features", "tucker"]),
+    default="features",
+    show_default=True,
+    help="features: codes on mode 1, real feature tensors (A); tucker: codes on several "
+    "modes, continuous core (B).",
+)
+@click.option(
+    "--coded-modes",
+    default="0",
+    show_default=True,
+    help="--model tucker: comma-separated coded modes (0-based; Indian Pines as 145x145x200).",
+)
 @click.option("--maps/--no-maps", default=True, help="Code-map image for hyperspectral data.")
 @click.pass_context
 def fit_cmd(
@@ -93,6 +107,8 @@ def fit_cmd(
     tau: float,
     feature_rank: int | None,
     max_bytes: int | None,
+    model: str,
+    coded_modes: str,
     maps: bool,
 ) -> None:
     """Fit BMP to a tensor: codes, features, RMSE and bytes (saved as .npz)."""
@@ -100,27 +116,36 @@ def fit_cmd(
 
     settings = _settings(ctx)
     X, info = _load_tensor(source, crop, settings.seed)
-    model = BinaryLatentFeatures(
+    try:
+        modes = tuple(int(m) for m in coded_modes.split(",") if m.strip())
+    except ValueError:
+        raise ParameterError(f"--coded-modes must be integers, got {coded_modes!r}") from None
+    if model == "tucker" and "image_shape" in info:  # the image cube, so pixels rows/cols
+        X = np.asarray(X).reshape((*info.pop("image_shape"), -1))
+    estimator = BinaryLatentFeatures(
         n_atoms=atoms,
         lam=lam,
         tau=tau,
         feature_rank=feature_rank,
         max_bytes=max_bytes,
+        model=model,
+        coded_modes=modes,
         random_state=settings.seed,
     )
     t0 = time.perf_counter()
-    model.fit(X)
+    estimator.fit(X)
     seconds = time.perf_counter() - t0
     X = np.asarray(X, dtype=float)
-    rmse = float(np.sqrt(np.mean((model.reconstruct() - X) ** 2)))
+    rmse = float(np.sqrt(np.mean((estimator.reconstruct() - X) ** 2)))
     row = {
         "data": info["name"],
         "shape": "x".join(map(str, X.shape)),
-        "atoms": model.n_atoms_,
-        "stop": model.stop_reason_,
+        "model": model,
+        "atoms": estimator.n_atoms_,
+        "stop": estimator.stop_reason_,
         "rmse": rmse,
-        "relative error": float(np.linalg.norm(model.reconstruct() - X) / np.linalg.norm(X)),
-        "bytes": model.storage_bytes(),
+        "relative error": float(np.linalg.norm(estimator.reconstruct() - X) / np.linalg.norm(X)),
+        "bytes": estimator.storage_bytes(),
         "raw float32 bytes": 4 * X.size,
         "fit s": seconds,
     }
@@ -128,20 +153,25 @@ def fit_cmd(
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     stem = f"bmp-fit-{info['name']}"
+    extra = {}
+    if model == "tucker":
+        extra = {f"codes_mode{m}": c for m, c in zip(modes, estimator.mode_codes_, strict=True)}
+        extra["core"] = estimator.core_.astype(np.float32)
     np.savez_compressed(
         out / f"{stem}.npz",
-        codes=np.packbits(model.codes_, axis=0),
-        n_rows=model.codes_.shape[0],
-        features=model.features_.astype(np.float32),
-        intercept=model.intercept_.astype(np.float32),
+        codes=np.packbits(estimator.codes_, axis=0),
+        n_rows=estimator.codes_.shape[0],
+        features=estimator.features_.astype(np.float32),
+        intercept=estimator.intercept_.astype(np.float32),
+        **extra,
     )
     (out / f"{stem}.json").write_text(json.dumps(row, indent=2) + "\n")
     echo(f"model: {out / stem}.npz (codes bit-packed along rows)")
-    if maps and "image_shape" in info and model.n_atoms_:
+    if maps and "image_shape" in info and estimator.n_atoms_:
         from .experiments import code_maps_figure
 
         path = code_maps_figure(
-            model.codes_, info["image_shape"], info.get("gt"), out / f"{stem}-codes.png"
+            estimator.codes_, info["image_shape"], info.get("gt"), out / f"{stem}-codes.png"
         )
         echo(f"code maps: {path}")
 

@@ -61,6 +61,15 @@ class BinaryLatentFeatures:
         Mixing sweeps per greedy step (it stops earlier on a relative gain below 1e-6).
     n_inner
         Proximal-gradient iterations of each fully-corrective step.
+    model
+        ``"features"``: reading (A), one coded mode (mode 0) and real feature tensors W_k
+        (the LFL objective with atom weights c). ``"tucker"``: reading (B), binary codes on
+        every mode in ``coded_modes`` and a continuous ridge-fitted core (see
+        :mod:`leanml.bmp.multimode`); ``n_atoms`` then counts the atoms of all modes and
+        ``lam`` / ``tau`` / ``tol`` / ``max_bytes`` act as above.
+    coded_modes
+        Modes carrying binary codes for ``model="tucker"`` (must include 0, the mode
+        ``transform`` encodes); ignored by ``"features"``.
     random_state
         Seed of the solver's random vectors, orders and hyperplanes.
 
@@ -99,6 +108,8 @@ class BinaryLatentFeatures:
         n_rounds: int = 64,
         max_sweeps: int = 30,
         n_inner: int = 200,
+        model: str = "features",
+        coded_modes: tuple[int, ...] = (0,),
         random_state: int | None = None,
     ) -> None:
         self.n_atoms = n_atoms
@@ -111,6 +122,8 @@ class BinaryLatentFeatures:
         self.n_rounds = n_rounds
         self.max_sweeps = max_sweeps
         self.n_inner = n_inner
+        self.model = model
+        self.coded_modes = coded_modes
         self.random_state = random_state
 
     # -- scikit-learn plumbing -------------------------------------------------------
@@ -125,6 +138,8 @@ class BinaryLatentFeatures:
         "n_rounds",
         "max_sweeps",
         "n_inner",
+        "model",
+        "coded_modes",
         "random_state",
     )
 
@@ -158,6 +173,8 @@ class BinaryLatentFeatures:
         positive_int("n_inner", self.n_inner)
         if self.rank is not None:
             positive_int("rank", self.rank)
+        if self.model not in ("features", "tucker"):
+            raise ParameterError(f"model must be 'features' or 'tucker', got {self.model!r}")
 
     # -- fitting ---------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> BinaryLatentFeatures:
@@ -191,6 +208,8 @@ class BinaryLatentFeatures:
             self.stop_reason_ = "constant"
             return self
         Xt = Xc / scale
+        if self.model == "tucker":
+            return self._fit_tucker(X, rng)
         tau = float(self.tau)
         gram = Gram(np.zeros((0, 0)), np.zeros((0, D)), float(np.sum(Xt * Xt)), N)
         Z = np.zeros((N, 0), dtype=bool)
@@ -270,6 +289,64 @@ class BinaryLatentFeatures:
         features = scale * Wt
         intercept = mu - Z.mean(axis=0) @ features if Z.shape[1] else mu
         self._set_model(Z, features, intercept, c)
+        return self
+
+    def _fit_tucker(self, X: np.ndarray, rng: np.random.Generator) -> BinaryLatentFeatures:
+        """Reading (B) on the whole tensor (centred by its grand mean, unit RMS)."""
+        from .multimode import fit_multimode, mode_dot
+        from .multimode import storage_bytes as tucker_bytes
+
+        modes = tuple(int(m) for m in np.atleast_1d(self.coded_modes))
+        if 0 not in modes or len(set(modes)) != len(modes) or max(modes) >= X.ndim:
+            raise ParameterError(
+                f"coded_modes must be distinct modes of the {X.ndim}-way input and include 0, "
+                f"got {self.coded_modes!r}"
+            )
+        if min(modes) < 0:
+            raise ParameterError(f"coded_modes must be >= 0, got {self.coded_modes!r}")
+        mu = float(X.mean())
+        scale = float(np.sqrt(np.mean((X - mu) ** 2)))
+        if scale == 0.0 or scale < 1e-12 * max(1.0, abs(mu)):
+            warnings.warn("X is constant: the model is the intercept alone", stacklevel=3)
+            self._set_model(
+                np.zeros((X.shape[0], 0), bool),
+                np.zeros((0, int(np.prod(X.shape[1:])))),
+                np.full(int(np.prod(X.shape[1:])), mu),
+                np.zeros(0),
+            )
+            self.stop_reason_ = "constant"
+            self.mode_codes_ = [np.zeros((X.shape[m], 0), bool) for m in modes]
+            self.core_ = np.full((1,) * X.ndim, mu)
+            self._tucker_bytes = 4
+            return self
+        solver = {"rank": self.rank, "max_sweeps": self.max_sweeps, "n_rounds": self.n_rounds}
+        out = fit_multimode(
+            (X - mu) / scale,
+            modes,
+            self.n_atoms,
+            float(self.lam),
+            float(self.tau),
+            float(self.tol),
+            self.max_bytes,
+            rng,
+            solver,
+        )
+        F, G = out["factors"], scale * out["core"]
+        B = G  # G x_{m >= 1} F_m: one slab per mode-0 column (the first is the ones column)
+        for m in range(1, X.ndim):
+            if F[m] is not None:
+                B = mode_dot(B, F[m], m)
+        B = B.reshape(B.shape[0], -1)
+        Z0 = F[0][:, 1:] > 0.5
+        self._set_model(Z0, B[1:], mu + B[0], np.ones(Z0.shape[1]))
+        self.mode_codes_ = [F[m][:, 1:] > 0.5 for m in modes]
+        self.core_ = G
+        self.atom_modes_ = out["modes"]
+        self.objective_path_ = out["objective_path"]
+        self.scores_ = out["scores"]
+        self.stop_reason_ = out["stop_reason"]
+        self.coded_modes_ = modes
+        self._tucker_bytes = tucker_bytes(F, modes, X.shape)
         return self
 
     def _feature_bytes(self, D: int) -> int:
@@ -392,8 +469,13 @@ class BinaryLatentFeatures:
         return -float(np.sqrt(np.mean(diff * diff)))
 
     def storage_bytes(self) -> int:
-        """Bytes to store the model: codes at 1 bit, features and intercept as float32."""
+        """Bytes to store the model: codes at 1 bit, features and intercept as float32.
+
+        For ``model="tucker"``: the codes of every coded mode at 1 bit plus the float32 core.
+        """
         self._check_fitted()
+        if getattr(self, "_tucker_bytes", None) is not None and self.model == "tucker":
+            return int(self._tucker_bytes)
         N, K = self.codes_.shape
         D = int(np.prod(self.feature_shape_))
         if self.feature_rank is not None and len(self.feature_shape_) > 1:
