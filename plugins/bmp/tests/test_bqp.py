@@ -286,3 +286,10 @@ def test_polishing_the_best_few_roundings() -> None:
     np.testing.assert_allclose(some.round_values, ref.round_values, rtol=1e-10)
     with pytest.raises(ParameterError):
         solve_bqp(P=P, n_polish=-1)
+
+
+def test_warns_when_the_sdp_objective_is_not_a_bound() -> None:
+    # one sweep at rank 1 stops far from the SDP optimum; local search then beats it
+    P = psd_instance(3, n=80, r=8)
+    with pytest.warns(RuntimeWarning, match="not an"):
+        solve_bqp(P=P, rank=1, max_sweeps=1, random_state=0)

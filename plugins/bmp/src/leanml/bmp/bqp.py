@@ -9,6 +9,7 @@ parallel), each rounding polished by 1-flip local search.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -324,6 +325,14 @@ def solve_bqp(
     z, value = Z[best].astype(bool), float(vals[best])
     if value < 0.0:  # the zero code is always feasible with value 0
         z, value = np.zeros(n, dtype=bool), 0.0
+    if value > history[-1] + 1e-3 * max(1.0, abs(history[-1])):
+        warnings.warn(
+            f"a {{0,1}} code scores {value:.6g} above the mixing objective {history[-1]:.6g}: "
+            "the mixing method stopped short of the SDP optimum, so sdp_value is not an "
+            "upper bound here (raise max_sweeps or rank)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return BQPResult(
         z=z,
         value=value,

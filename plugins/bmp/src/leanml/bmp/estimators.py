@@ -91,7 +91,8 @@ class BinaryLatentFeatures:
         Training RMSE after each greedy step (data units, before the final refit).
     stop_reason_ : str
         Why fitting stopped: ``"n_atoms"``, ``"score"``, ``"tol"``, ``"max_bytes"``,
-        ``"duplicate"``, ``"empty"`` or ``"constant"``.
+        ``"duplicate"``, ``"empty"``, ``"constant"`` or ``"max_iter"`` (4 n_atoms + 4 greedy
+        steps, when pruned atoms keep coming back).
     n_atoms_ : int
         K, the atoms kept.
     """
@@ -279,6 +280,8 @@ class BinaryLatentFeatures:
             if F_old - F <= self.tol * abs(F_old):
                 stop = "tol"
                 break
+        else:  # atoms kept being pruned and re-added: stop rather than loop
+            stop = "max_iter"
         self.stop_reason_ = stop
         # rank atoms by c_k ||W_k||^2, then refit the features by least squares
         if Z.shape[1]:
@@ -343,6 +346,7 @@ class BinaryLatentFeatures:
         self.core_ = G
         self.atom_modes_ = out["modes"]
         self.objective_path_ = out["objective_path"]
+        self.rmse_path_ = [scale * r for r in out["rmse_path"]]
         self.scores_ = out["scores"]
         self.stop_reason_ = out["stop_reason"]
         self.coded_modes_ = modes

@@ -89,8 +89,9 @@ def fit_multimode(
 ) -> dict[str, Any]:
     """Greedy Boolean-Tucker fit of a centred, unit-RMS tensor ``X``.
 
-    Returns a dict with ``factors`` (F_n or None), ``core``, ``objective_path``, ``scores``,
-    ``stop_reason`` and ``modes`` (the mode of each atom, in order).
+    Returns a dict with ``factors`` (F_n or None), ``core``, ``objective_path``,
+    ``rmse_path`` (of the scaled tensor), ``scores``, ``stop_reason`` and ``modes`` (the mode
+    of each atom, in order).
     """
     F: list[np.ndarray | None] = [
         np.ones((X.shape[n], 1)) if n in coded_modes else None for n in range(X.ndim)
@@ -98,6 +99,7 @@ def fit_multimode(
     G = ridge_core(X, F, tau)
     R = X - reconstruct(G, F)
     path = [_objective(R, G, tau)]
+    rmse = [float(np.sqrt(np.mean(R * R)))]
     scores: list[float] = []
     modes: list[int] = []
     lam_abs = None
@@ -139,6 +141,7 @@ def fit_multimode(
         G = ridge_core(X, F, tau)
         R = X - reconstruct(G, F)
         path.append(_objective(R, G, tau))
+        rmse.append(float(np.sqrt(np.mean(R * R))))
         scores.append(score)
         modes.append(n)
         if path[-2] - path[-1] <= tol * abs(path[-2]):
@@ -148,6 +151,7 @@ def fit_multimode(
         "factors": F,
         "core": G,
         "objective_path": path,
+        "rmse_path": rmse,
         "scores": scores,
         "stop_reason": stop,
         "modes": modes,
