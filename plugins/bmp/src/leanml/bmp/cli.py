@@ -36,9 +36,9 @@ def _load_tensor(source: str, crop: int | None, seed: int) -> tuple[np.ndarray, 
     if source == "digits-tensor":
         return datasets.digits_tensor()[0], {"name": source}
     if source == "bmp-planted":
-        from .synthetic import planted_codes
+        from .synthetic import planted_dataset
 
-        return planted_codes(400, (12, 12), 5, 0.3, 0.05, True, seed)[0], {"name": source}
+        return planted_dataset(seed), {"name": source}
     path = Path(source)
     if not path.exists():
         raise InputError(

@@ -16,7 +16,7 @@ from leanml.core import Dataset, InputError, fetch_file
 from leanml.core.builtin import SHARED_FILES
 
 from .files import INDIAN_PINES, INDIAN_PINES_GT, INDIAN_PINES_LICENCE
-from .synthetic import planted_codes
+from .synthetic import planted_dataset
 
 __all__ = [
     "digits_tensor",
@@ -88,14 +88,15 @@ def load_digits_tensor(test_size: float = 0.25, seed: int = 0) -> Dataset:
 
 
 def load_planted(test_size: float = 0.25, seed: int = 0) -> Dataset:
-    """Synthetic 400 x 12 x 12 tensor with 5 planted binary codes (density 0.3, noise 0.05)."""
-    X, _, _ = planted_codes(400, (12, 12), 5, 0.3, 0.05, True, seed)
+    """Synthetic 400 x 12 x 12 tensor with 5 planted binary codes (density 0.3, noise 0.05,
+    positive disjoint features, offset 1)."""
+    X = planted_dataset(seed)
     return _dataset(
         "bmp-planted",
         X,
         test_size,
         seed,
-        source="leanml.bmp.synthetic.planted_codes(400, (12, 12), 5, 0.3, 0.05, seed)",
+        source="leanml.bmp.synthetic.planted_dataset(seed)",
         licence="generated",
         description="planted binary codes with disjoint 12x12 features",
         metadata={"n_atoms": 5},

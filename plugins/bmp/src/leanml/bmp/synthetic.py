@@ -6,7 +6,7 @@ import numpy as np
 
 from leanml.core import ParameterError
 
-__all__ = ["planted_codes", "planted_identifiable"]
+__all__ = ["planted_codes", "planted_dataset", "planted_identifiable"]
 
 
 def planted_codes(
@@ -17,6 +17,8 @@ def planted_codes(
     noise: float = 0.05,
     disjoint: bool = True,
     seed: int = 0,
+    signed: bool = True,
+    offset: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """X = Z0 W0 + noise with Bernoulli(density) codes Z0 and features W0.
 
@@ -38,6 +40,11 @@ def planted_codes(
         otherwise dense N(0, 1) features.
     seed
         Seed.
+    signed
+        Disjoint feature values of random sign (else all positive).
+    offset
+        Constant added to X (an intercept; with ``signed=False`` and offset well above the
+        noise, X is positive, so non-negative peers apply).
 
     Returns
     -------
@@ -55,10 +62,11 @@ def planted_codes(
         W0 = np.zeros((n_atoms, D))
         blocks = np.array_split(rng.permutation(D), n_atoms)
         for k, idx in enumerate(blocks):
-            W0[k, idx] = rng.choice([-1.0, 1.0], len(idx)) * rng.uniform(0.5, 1.5, len(idx))
+            sign = rng.choice([-1.0, 1.0], len(idx)) if signed else np.ones(len(idx))
+            W0[k, idx] = sign * rng.uniform(0.5, 1.5, len(idx))
     else:
         W0 = rng.standard_normal((n_atoms, D))
-    X = Z0.astype(float) @ W0 + noise * rng.standard_normal((n_rows, D))
+    X = offset + Z0.astype(float) @ W0 + noise * rng.standard_normal((n_rows, D))
     shape = (n_rows, *feature_shape)
     return X.reshape(shape), Z0, W0.reshape((n_atoms, *feature_shape))
 
@@ -72,3 +80,9 @@ def planted_identifiable(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndar
     Z0[:4] = False
     X[:4] = noise
     return X, Z0, W0
+
+
+def planted_dataset(seed: int = 0) -> np.ndarray:
+    """The registered ``bmp-planted`` tensor: 400 x 12 x 12, K0 = 5 codes of density 0.3,
+    disjoint positive features, offset 1, noise 0.05 (positive, so every peer applies)."""
+    return planted_codes(400, (12, 12), 5, 0.3, 0.05, True, seed, signed=False, offset=1.0)[0]
