@@ -31,7 +31,8 @@ def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
 
     S is kept as the k x D matrix V[1:]' P so that both the mat-vec g = S (w * P_i) and the
     rank-1 update S += delta P_i' run over contiguous rows of length D (SIMD; the sums may be
-    reassociated, which changes results only at rounding level).
+    reassociated, which changes results only at rounding level). The update of S for
+    coordinate i and the mat-vec of the next coordinate share one pass over S.
 
     Parameters
     ----------
@@ -46,10 +47,12 @@ def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
     """
     D = P.shape[1]
     k = V.shape[1]
+    T = order.shape[0]
     g = np.empty(k)
     delta = np.empty(k)
     pw = np.empty(D)
-    for t in range(order.shape[0]):
+    have_g = False  # g already holds S (w * P_i) for this coordinate (fused pass)
+    for t in range(T):
         i = order[t]
         if i == 0:
             nrm = 0.0
@@ -59,21 +62,24 @@ def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
                 nrm = np.sqrt(nrm)
                 for c in range(k):
                     V[0, c] = s0[c] / nrm
+            have_g = False
             continue
         r = i - 1
-        for d in range(D):
-            pw[d] = P[r, d] * w[d]
-        for c in range(k):
-            acc = 0.0
+        if not have_g:
             for d in range(D):
-                acc += pw[d] * S[c, d]
-            g[c] = acc
+                pw[d] = P[r, d] * w[d]
+            for c in range(k):
+                acc = 0.0
+                for d in range(D):
+                    acc += pw[d] * S[c, d]
+                g[c] = acc
         hr = h[r]
         nrm = 0.0
         for c in range(k):
             g[c] = 0.25 * (g[c] - cdiag[r] * V[i, c]) + hr * V[0, c]
             nrm += g[c] * g[c]
         if nrm <= 0.0:
+            have_g = False
             continue
         nrm = np.sqrt(nrm)
         for c in range(k):
@@ -81,11 +87,27 @@ def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
             delta[c] = new - V[i, c]
             V[i, c] = new
         for c in range(k):
-            dc = delta[c]
-            for d in range(D):
-                S[c, d] += dc * P[r, d]
-        for c in range(k):
             s0[c] += hr * delta[c]
+        nxt = order[t + 1] if t + 1 < T else 0
+        if nxt > 0:  # update S and compute the next coordinate's mat-vec in one pass
+            rn = nxt - 1
+            for d in range(D):
+                pw[d] = P[rn, d] * w[d]
+            for c in range(k):
+                dc = delta[c]
+                acc = 0.0
+                for d in range(D):
+                    sv = S[c, d] + dc * P[r, d]
+                    S[c, d] = sv
+                    acc += pw[d] * sv
+                g[c] = acc
+            have_g = True
+        else:
+            for c in range(k):
+                dc = delta[c]
+                for d in range(D):
+                    S[c, d] += dc * P[r, d]
+            have_g = False
 
 
 @njit(cache=True, nogil=True)
