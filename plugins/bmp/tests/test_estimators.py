@@ -365,3 +365,12 @@ def test_boolean_tucker_constant_tensor() -> None:
         m = BinaryLatentFeatures(model="tucker", coded_modes=(0, 1)).fit(np.full((4, 3, 2), 2.0))
     assert m.n_atoms_ == 0
     np.testing.assert_allclose(m.reconstruct(), 2.0)
+
+
+def test_size_one_modes(planted) -> None:
+    X, _, _ = planted
+    a = BinaryLatentFeatures(n_atoms=4, random_state=0).fit(X.reshape(300, 1, 144, 1))
+    b = BinaryLatentFeatures(n_atoms=4, random_state=0).fit(X.reshape(300, 144))
+    np.testing.assert_array_equal(a.codes_, b.codes_)
+    assert a.features_.shape == (a.n_atoms_, 1, 144, 1)
+    assert a.predict(X[:3].reshape(3, 1, 144, 1)).shape == (3, 1, 144, 1)

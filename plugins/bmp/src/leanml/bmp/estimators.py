@@ -200,6 +200,8 @@ class BinaryLatentFeatures:
         self.scores_: list[float] = []
         self.rmse_path_: list[float] = [scale]
         rng = np.random.default_rng(self.random_state)
+        if self.model == "tucker":
+            return self._fit_tucker(X, rng)
         if scale == 0.0 or scale < 1e-12 * max(1.0, float(np.abs(mu).max())):
             warnings.warn(
                 "X is constant along its first mode: the model is the intercept alone",
@@ -209,8 +211,6 @@ class BinaryLatentFeatures:
             self.stop_reason_ = "constant"
             return self
         Xt = Xc / scale
-        if self.model == "tucker":
-            return self._fit_tucker(X, rng)
         tau = float(self.tau)
         gram = Gram(np.zeros((0, 0)), np.zeros((0, D)), float(np.sum(Xt * Xt)), N)
         Z = np.zeros((N, 0), dtype=bool)
