@@ -293,3 +293,20 @@ def test_warns_when_the_sdp_objective_is_not_a_bound() -> None:
     P = psd_instance(3, n=80, r=8)
     with pytest.warns(RuntimeWarning, match="not an"):
         solve_bqp(P=P, rank=1, max_sweeps=1, random_state=0)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_encode_rows_kernel_equals_numpy(exact: bool) -> None:
+    rng = np.random.default_rng(8)
+    W = rng.standard_normal((6, 9))
+    X = (rng.random((40, 6)) < 0.4) @ W + 0.3 * rng.standard_normal((40, 9))
+    G, Bq = W @ W.T, 2.0 * X @ W.T
+    Z0 = (rng.random((40, 6)) < 0.5).astype(np.uint8)
+    got = _kernels.encode_rows(G, Bq, Z0, 100, exact)
+    ref = _reference.encode_rows(G, Bq, Z0, 100, exact)
+    vg = -np.einsum("ri,ij,rj->r", got, G, got) + np.einsum("ri,ri->r", Bq, got)
+    vr = -np.einsum("ri,ij,rj->r", ref, G, ref) + np.einsum("ri,ri->r", Bq, ref)
+    np.testing.assert_allclose(vg, vr, rtol=1e-10, atol=1e-10)
+    # threaded slices give the same codes as one call
+    threaded = _kernels.threaded(_kernels.encode_rows, 0, G, Bq, Z0, 100, exact, axis_arg=(1, 2))
+    np.testing.assert_array_equal(threaded, got)

@@ -143,3 +143,39 @@ def polish_lowrank(P, w, cdiag, b, Z, max_passes):
                 break
         vals[t] = val
     return Z, vals
+
+
+def encode_rows(G, Bq, Z0, max_passes, exact):
+    """Best code per row of max_z -z'Gz + Bq[r]'z: enumeration (exact) or 1-flip search
+    from Z0[r] and from zero, keeping the better (ties: the first start), as the kernel."""
+    N, K = Bq.shape
+    Z = np.zeros((N, K), dtype=np.uint8)
+    if exact:
+        codes = np.array(list(itertools.product((0, 1), repeat=K)), dtype=float)
+        vals = -np.einsum("ti,ij,tj->t", codes, G, codes)  # (2^K,)
+        scores = vals[None, :] + Bq @ codes.T  # (N, 2^K)
+        best = scores.max(axis=1)
+        for r in range(N):
+            if best[r] > 0:  # the zero code (value 0) wins ties, as in the kernel
+                Z[r] = codes[int(np.argmax(scores[r]))]
+        return Z
+    for r in range(N):
+        best_val = -np.inf
+        for start in (Z0[r].astype(float), np.zeros(K)):
+            z = start.copy()
+            val = -z @ G @ z + Bq[r] @ z
+            for _ in range(max_passes):
+                improved = False
+                for i in range(K):
+                    delta = 1.0 - 2.0 * z[i]
+                    gain = delta * (-2.0 * (G[i] @ z) + Bq[r, i]) - G[i, i]
+                    if gain > 1e-12 * (1.0 + abs(val)):
+                        z[i] = 1 - z[i]
+                        val += gain
+                        improved = True
+                if not improved:
+                    break
+            if val > best_val:
+                best_val = val
+                Z[r] = z.astype(np.uint8)
+    return Z
