@@ -191,21 +191,30 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
         )
 
 
+_C, _S = ("classification",), ("sequence_labeling",)
+#: name, function, higher is better, what it scores, tasks, tasks it is a default for
 _METRICS = [
-    ("accuracy", metrics.accuracy, True, "labels", ("classification", "sequence_labeling")),
-    ("macro_f1", metrics.macro_f1, True, "labels", ("classification", "sequence_labeling")),
-    ("log_loss", metrics.log_loss, False, "proba", ("classification",)),
-    ("rmse", metrics.rmse, False, "labels", ("regression",)),
-    ("recall_at_k", metrics.recall_at_k, True, "scores", ("retrieval",)),
-    ("pearson", metrics.pearson, True, "labels", ("regression", "similarity")),
-    ("spearman", metrics.spearman, True, "labels", ("regression", "similarity")),
+    ("accuracy", metrics.accuracy, True, "labels", _C + _S, _C + _S),
+    ("macro_f1", metrics.macro_f1, True, "labels", _C + _S, _C + _S),
+    ("log_loss", metrics.log_loss, False, "proba", _C, ()),
+    ("rmse", metrics.rmse, False, "labels", ("regression",), ("regression",)),
+    ("recall_at_k", metrics.recall_at_k, True, "scores", ("retrieval",), ("retrieval",)),
+    (
+        "pearson",
+        metrics.pearson,
+        True,
+        "labels",
+        ("regression", "similarity"),
+        ("regression", "similarity"),
+    ),
+    ("spearman", metrics.spearman, True, "labels", ("regression", "similarity"), ("similarity",)),
 ]
 
 
 @hookimpl
 def register_metrics(register: Callable[[MetricSpec], None]) -> None:
     """Register the shared metrics."""
-    for name, func, greater, needs, tasks in _METRICS:
+    for name, func, greater, needs, tasks, default_for in _METRICS:
         summary = (func.__doc__ or name).strip().splitlines()[0]
         register(
             MetricSpec(
@@ -215,5 +224,6 @@ def register_metrics(register: Callable[[MetricSpec], None]) -> None:
                 greater_is_better=greater,
                 needs=needs,
                 tasks=tasks,
+                default_for=default_for,
             )
         )

@@ -23,7 +23,6 @@ from . import __version__, console
 from .compare import (
     RunRecord,
     compare,
-    default_metrics,
     parse_params,
     plot_quality_time,
     run_model,
@@ -284,23 +283,26 @@ def metrics_cmd() -> None:
     """Registered metrics."""
     _registryprint_table(
         "metrics",
-        ("name", "plugin", "direction", "needs", "tasks", "summary"),
+        ("name", "plugin", "direction", "needs", "tasks", "default for", "summary"),
         lambda m: (
             m.name,
             m.plugin,
             "higher" if m.greater_is_better else "lower",
             m.needs,
             ",".join(m.tasks),
+            ",".join(m.default_for) or "-",
             m.summary,
         ),
     )
 
 
 def _metrics_for(plugins: Plugins, names: Sequence[str], task: str) -> list[MetricSpec]:
-    chosen = list(names) or list(default_metrics(task))
+    if names:
+        return [plugins.metrics.get(n) for n in names]
+    chosen = [m for m in plugins.metrics if task in m.default_for]
     if not chosen:
         raise ParameterError(f"no default metric for task {task!r}; pass --metric")
-    return [plugins.metrics.get(n) for n in chosen]
+    return chosen
 
 
 def _load(

@@ -46,20 +46,10 @@ __all__ = [
     "RunRecord",
     "check_params",
     "compare",
-    "default_metrics",
     "parse_params",
     "run_model",
     "solver_params",
 ]
-
-#: Metrics scored when the user names none, by task.
-DEFAULT_METRICS = {
-    "classification": ("accuracy", "macro_f1"),
-    "sequence_labeling": ("accuracy", "macro_f1"),
-    "regression": ("rmse", "pearson"),
-    "similarity": ("pearson", "spearman"),
-    "retrieval": ("recall_at_k",),
-}
 
 
 def solver_params(spec: ModelSpec, solver: str) -> dict[str, Any]:
@@ -76,11 +66,6 @@ def solver_params(spec: ModelSpec, solver: str) -> dict[str, Any]:
             f"model {spec.name!r} does not use solver {solver!r}; it accepts: {accepted}"
         )
     return dict(spec.solvers[solver])
-
-
-def default_metrics(task: str) -> tuple[str, ...]:
-    """Metric names scored by default for ``task``."""
-    return DEFAULT_METRICS.get(task, ())
 
 
 def parse_params(items: Iterable[str]) -> dict[str, Any]:

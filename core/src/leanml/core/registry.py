@@ -229,12 +229,15 @@ class MetricSpec(Entry):
         ``"scores"`` (``decision_function`` or a ranking score matrix).
     tasks
         Task kinds it applies to.
+    default_for
+        Tasks on which ``leanml run`` / ``compare`` score it when the user names no metric.
     """
 
     func: Ref
     greater_is_better: bool = True
     needs: str = "labels"
     tasks: tuple[str, ...] = ("classification",)
+    default_for: tuple[str, ...] = ()
 
     KIND: ClassVar[str] = "metric"
     REFS: ClassVar[tuple[str, ...]] = ("func",)

@@ -112,6 +112,7 @@ def register_metrics(register: Callable[[MetricSpec], None]) -> None:
             greater_is_better=False,
             needs="labels",
             tasks=_TASKS,
+            default_for=_TASKS,
         )
     )
     register(
@@ -122,6 +123,7 @@ def register_metrics(register: Callable[[MetricSpec], None]) -> None:
             greater_is_better=False,
             needs="labels",
             tasks=_TASKS,
+            default_for=_TASKS,
         )
     )
 
