@@ -1,0 +1,1 @@
+"""leanml hook implementations for prune_kd (lazy: imports nothing heavy)."""
