@@ -287,7 +287,8 @@ def train(
     extra = [m for m in extra_modules]
     n = len(data)
     num_labels = int(getattr(getattr(model, "config", None), "num_labels", 2))
-    data.check_labels(num_labels)
+    if data.labels is not None:
+        data.check_labels(num_labels)
     if dev is not None:
         dev.check_labels(num_labels)
     spe = config.steps_per_epoch(n)
