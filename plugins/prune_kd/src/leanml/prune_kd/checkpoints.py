@@ -76,21 +76,18 @@ def load_tokenizer(name: str) -> Any:
         raise DataError(f"cannot load a tokenizer from {name!r} (offline?): {exc}") from None
 
 
-def load_encoder(name: str, num_labels: int | None = None) -> Any:
+def load_encoder(name: str, classifier: bool = False) -> Any:
     """A model from ``name``: ``"minilm"``, a local directory, or a hub name when online.
 
-    With ``num_labels`` the model is a ``BertForSequenceClassification`` (a local directory
-    saved by ``finetune``), else whatever ``AutoModel`` finds.
+    With ``classifier`` the model is loaded with its classification head (a directory saved
+    by ``finetune`` or ``prune``), else as whatever ``AutoModel`` finds.
     """
     if name == "minilm":
         return load_minilm()[0]
     import transformers
 
-    cls = (
-        transformers.AutoModelForSequenceClassification
-        if num_labels is not None
-        else transformers.AutoModel
-    )
+    transformers.logging.set_verbosity_error()  # load reports about unused MLM heads
+    cls = transformers.AutoModelForSequenceClassification if classifier else transformers.AutoModel
     try:
         return cls.from_pretrained(name)
     except OSError as exc:

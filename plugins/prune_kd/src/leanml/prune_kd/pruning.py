@@ -250,6 +250,9 @@ def _effective_parameters(model: nn.Module):
                 yield full, p
         for bname, b in getattr(mod, "_sparse_weights", {}).items():  # SparseLinear
             yield f"{mod_name}.{bname}", b.to_dense()
+            bias = getattr(mod, "bias", None)
+            if bias is not None:
+                yield f"{mod_name}.bias", bias
 
 
 def _module_of(model: nn.Module, param_name: str) -> tuple[nn.Module, str]:
