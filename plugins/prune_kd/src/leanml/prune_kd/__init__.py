@@ -24,6 +24,7 @@ _MEMBERS = {
     "MagnitudePruner": ".pruning",
     "MethodResult": ".methods",
     "PruneConfig": ".methods",
+    "PrunedBertClassifier": ".estimators",
     "SparseLinear": ".sparse",
     "SparsityReport": ".pruning",
     "TrainConfig": ".training",

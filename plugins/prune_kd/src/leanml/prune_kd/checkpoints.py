@@ -88,8 +88,14 @@ def load_encoder(name: str, classifier: bool = False) -> Any:
 
     transformers.logging.set_verbosity_error()  # load reports about unused MLM heads
     cls = transformers.AutoModelForSequenceClassification if classifier else transformers.AutoModel
+    import torch
+
     try:
-        return cls.from_pretrained(name)
+        # tensors missing from the checkpoint (a masked-LM model has no pooler) are drawn
+        # from a fixed seed, so loading never depends on the caller's RNG state
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            return cls.from_pretrained(name)
     except OSError as exc:
         where = "directory" if Path(name).exists() else "hub model (are you offline?)"
         raise DataError(f"cannot load {name!r} as a {where}: {exc}") from None

@@ -6,10 +6,35 @@ from collections.abc import Callable
 
 import click
 
-from leanml.core import DemoSpec, hookimpl
+from leanml.core import DemoSpec, ModelSpec, hookimpl
 from leanml.core.commands import LazyGroup
 
 _PKG = "leanml.prune_kd"
+
+
+_SUMMARIES = {
+    "sparsebert": "BERT: prune pre-trained weights while distilling the fine-tuned teacher",
+    "magnitude": "BERT: cubic magnitude pruning of the fine-tuned model, cross-entropy",
+    "torch-prune": "BERT peer: torch.nn.utils.prune L1 one-shot, then fine-tune",
+    "small-dense": "BERT: narrower dense student with as many weights, distilled",
+    "dense": "BERT: the dense fine-tuned teacher",
+}
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    """The five methods as text classifiers (each fit fine-tunes a teacher first)."""
+    for name, summary in _SUMMARIES.items():
+        register(
+            ModelSpec(
+                name=name,
+                summary=summary,
+                factory=f"{_PKG}.estimators:PrunedBertClassifier",
+                defaults={"method": name},
+                tasks=("classification",),
+                inputs=("texts",),
+            )
+        )
 
 
 @hookimpl
