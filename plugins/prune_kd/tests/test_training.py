@@ -207,3 +207,17 @@ def test_classifier_from_masked_lm(make_config):
         clf.bert.embeddings.word_embeddings.weight.data_ptr()
         != mlm.bert.embeddings.word_embeddings.weight.data_ptr()
     )
+
+
+def test_zeros_hold_through_a_recovery_phase(teacher, data):
+    """Ramp over the first half, then train at fixed sparsity: AdamW momentum must not
+    bring pruned weights back (masks on weights after every step, and on gradients)."""
+    res = run_method(
+        "magnitude",
+        data,
+        teacher=teacher,
+        prune=PruneConfig(sparsity=0.7, n_updates=2, prune_fraction=0.5),
+        config=TrainConfig(epochs=4, batch_size=8, lr=1e-2, weight_decay=0.0),
+    )
+    assert res.sparsity["min_matrix_sparsity"] == pytest.approx(0.7, abs=1e-3)
+    assert res.sparsity["max_matrix_sparsity"] == pytest.approx(0.7, abs=1e-3)
