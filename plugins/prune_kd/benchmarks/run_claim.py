@@ -25,7 +25,8 @@ def main() -> None:
     ap.add_argument("--sparsity", type=float, default=0.9)
     ap.add_argument("--mlm-docs", type=int, default=11293)
     ap.add_argument("--mlm-epochs", type=int, default=1)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=8, help="student epochs")
+    ap.add_argument("--teacher-epochs", type=int, default=8)
     ap.add_argument("--out", default="claim.json")
     args = ap.parse_args()
     settings = PipelineSettings(

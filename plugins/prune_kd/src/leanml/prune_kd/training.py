@@ -30,6 +30,7 @@ __all__ = [
     "EncodedData",
     "TrainConfig",
     "TrainResult",
+    "distributed",
     "evaluate",
     "predict_logits",
     "train",
@@ -234,6 +235,14 @@ def _order(config: TrainConfig, n: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
+def distributed() -> tuple[int, int]:
+    """``(rank, world_size)`` of an initialised ``torch.distributed`` group, else ``(0, 1)``."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def _save(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -320,6 +329,20 @@ def train(
         torch.set_rng_state(state["rng"])
         result.history = list(state["history"])
         start = result.resumed_from = int(state["step"])
+    rank, world = distributed()
+    if world > 1 and config.batch_size % world:
+        raise ParameterError(
+            f"batch_size {config.batch_size} is not divisible by the {world} processes"
+        )
+    # Under torchrun, every process takes its share of each global batch and DDP averages
+    # the gradients; rank 0 alone writes logs and checkpoints.
+    fwd_model = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        fwd_model = DistributedDataParallel(model)
+    if rank != 0:
+        log_path = None
     log_file = open(log_path, "a") if log_path is not None else None
 
     def record(rec: dict[str, Any]) -> None:
@@ -329,7 +352,7 @@ def train(
             log_file.flush()
 
     def checkpoint(step: int) -> None:
-        if ckpt is None:
+        if ckpt is None or rank != 0:
             return
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         _save(
@@ -377,7 +400,9 @@ def train(
                 pruner.step(step)
             epoch, pos = divmod(step, spe)
             idx = _order(config, n, epoch)[pos * config.batch_size : (pos + 1) * config.batch_size]
-            terms = loss_fn(model, data.batch(idx))
+            if world > 1:  # a ragged last batch smaller than world: reuse its first example
+                idx = idx[rank::world] if len(idx) > rank else idx[:1]
+            terms = loss_fn(fwd_model, data.batch(idx))
             loss = terms["loss"]
             if not torch.isfinite(loss):
                 raise DivergenceError(
@@ -386,6 +411,12 @@ def train(
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if world > 1:  # DDP averaged the model's gradients; average the extra modules'
+                for m in extra:
+                    for p in m.parameters():
+                        if p.grad is not None:
+                            torch.distributed.all_reduce(p.grad)
+                            p.grad /= world
             if config.max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
             opt.step()
