@@ -221,3 +221,24 @@ def test_zeros_hold_through_a_recovery_phase(teacher, data):
     )
     assert res.sparsity["min_matrix_sparsity"] == pytest.approx(0.7, abs=1e-3)
     assert res.sparsity["max_matrix_sparsity"] == pytest.approx(0.7, abs=1e-3)
+
+
+def test_custom_lr_lambda_and_before_step_are_logged(make_model, data):
+    seen = []
+
+    def before(step):
+        seen.append(step)
+        return {"p": step / 10}
+
+    res = train(
+        make_model(0),
+        data,
+        lambda m, b: {"loss": m(**b).loss},
+        TrainConfig(epochs=1, batch_size=8, lr=1e-3, log_every=1),
+        lr_lambda=lambda s: 1.0 if s < 3 else 0.5,
+        before_step=before,
+    )
+    assert seen == list(range(6))
+    logs = [r for r in res.log if r["event"] == "train"]
+    assert [r["p"] for r in logs] == [s / 10 for s in range(6)]
+    assert logs[0]["lr"] == pytest.approx(1e-3) and logs[-1]["lr"] == pytest.approx(5e-4)

@@ -263,6 +263,8 @@ def train(
     progress: Callable[..., Any] | None = None,
     description: str = "training",
     stop_after: int | None = None,
+    lr_lambda: Callable[[int], float] | None = None,
+    before_step: Callable[[int], dict[str, float] | None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data`` minimising ``loss_fn``, pruning on ``pruner``'s schedule.
 
@@ -292,6 +294,12 @@ def train(
         ``progress(iterable, description)`` (e.g. :func:`leanml.core.console.progress`).
     stop_after
         Stop (as if killed, without a final checkpoint) after this many total steps.
+    lr_lambda
+        Multiplier of ``config.lr`` per step, replacing ``config.lr_schedule`` (e.g. a
+        staged schedule that restarts the learning rate).
+    before_step
+        Called with the step index before each step (after the pruner); the numbers it
+        returns are logged (e.g. a replacement rate it sets).
     """
     extra = [m for m in extra_modules]
     n = len(data)
@@ -308,7 +316,7 @@ def train(
     if not params:
         raise ParameterError("nothing to train: no parameter requires a gradient")
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config, total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda or _lr_lambda(config, total))
     result = TrainResult()
     ckpt = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir is not None else None
     start = 0
@@ -398,6 +406,7 @@ def train(
                 raise _Interrupted
             if pruner is not None:
                 pruner.step(step)
+            extra_log = before_step(step) if before_step is not None else None
             epoch, pos = divmod(step, spe)
             idx = _order(config, n, epoch)[pos * config.batch_size : (pos + 1) * config.batch_size]
             if world > 1:  # a ragged last batch smaller than world: reuse its first example
@@ -419,18 +428,19 @@ def train(
                             p.grad /= world
             if config.max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            lr_used = sched.get_last_lr()[0]
             opt.step()
             sched.step()
             if pruner is not None:
                 pruner.apply()
-            for k, v in terms.items():
-                block[k] = block.get(k, 0.0) + float(v.detach())
+            for k, v in {**terms, **(extra_log or {})}.items():
+                block[k] = block.get(k, 0.0) + float(v.detach() if hasattr(v, "detach") else v)
             block_n += 1
             done = step + 1
             if done % config.log_every == 0 or done == total:
                 rec = {"event": "train", "step": done, "epoch": done / spe}
                 rec.update({k: v / block_n for k, v in block.items()})
-                rec["lr"] = sched.get_last_lr()[0]
+                rec["lr"] = lr_used  # of the block's last step
                 if pruner is not None:
                     rec["sparsity"] = pruner.sparsity
                 record(rec)
