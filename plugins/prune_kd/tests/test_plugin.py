@@ -196,3 +196,12 @@ def test_cli_pretrain_finetune_prune_evaluate_export(tmp_path):
     for args in bad:
         res = run.invoke(cli, ["--quiet", "--out", out, *args])
         assert res.exit_code == 2, (args, res.output)
+
+
+def test_hub_names_offline_fail_with_one_line():
+    from leanml.prune_kd.checkpoints import load_encoder, load_tokenizer
+
+    with pytest.raises(DataError, match="offline"):
+        load_encoder("no-such-org/no-such-bert")
+    with pytest.raises(DataError, match="offline"):
+        load_tokenizer("no-such-org/no-such-bert")
