@@ -552,7 +552,7 @@ def speed_cmd(settings, model_name, sparsity, tokens, threads_list, repeats) -> 
     jobs = [(s, t, n) for n in threads for s in BERT_BASE_SHAPES for t in toks]
     for (o, i), t, n in progress(jobs, "linear shapes"):
         rows.append(linear_speed(o, i, sparsity, t, threads=n, repeats=repeats))
-    print_rows(f"linear layers at {sparsity:.0%} (ms per call, median of {repeats})", rows)
+    print_rows(f"linear layers at {sparsity:.0%} (ms per call, best of {repeats})", rows)
     model_rows = []
     if model_name != "none":
         model = load_encoder(model_name)
