@@ -174,7 +174,7 @@ def plot_histories(
         ax.plot(
             [h["epoch"] for h in hist], [h["dev_accuracy"] for h in hist], marker="o", label=name
         )
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch (of each run; the students are separate runs after the teacher)")
     ax.set_ylabel("dev accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
