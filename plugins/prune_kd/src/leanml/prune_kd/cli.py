@@ -35,6 +35,18 @@ def _record(ctx_obj: Any, name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
+_GLUE = [
+    "glue-cola",
+    "glue-sst2",
+    "glue-mrpc",
+    "glue-qqp",
+    "glue-mnli",
+    "glue-qnli",
+    "glue-rte",
+    "glue-wnli",
+]
+
+
 def _task_options(f):
     opts = [
         click.option(
@@ -74,8 +86,10 @@ def _task_options(f):
 
 
 def _task(corpus, categories, n_train, n_dev, seed):
-    from .tasks import DEMO_CATEGORIES, make_task
+    from .tasks import DEMO_CATEGORIES, make_glue_task, make_task
 
+    if corpus.startswith("glue-"):
+        return make_glue_task(corpus[len("glue-") :], n_train, n_dev, seed)
     if categories is None:
         cats = DEMO_CATEGORIES if corpus == "20ng" else None
     elif categories == "all":
@@ -450,7 +464,7 @@ def evaluate_cmd(settings, model_path, corpus, categories, n_train, n_dev, max_l
     model, tok = _load_any(model_path)
     task = _task(corpus, categories, n_train, n_dev, _seed(settings))
     _check_labels(model, task)
-    dev = encode(tok, task.dev_texts, max_length, task.dev_labels)
+    dev = encode(tok, task.dev_texts, max_length, task.dev_labels, task.dev_texts_b)
     t0 = time.perf_counter()
     scores = evaluate(model, dev)
     row = {

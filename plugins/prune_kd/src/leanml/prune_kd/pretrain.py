@@ -42,22 +42,33 @@ def train_wordpiece(
 
 
 def encode(
-    tokenizer: Any, texts: Sequence[str], max_length: int, labels: Sequence[int] | None = None
+    tokenizer: Any,
+    texts: Sequence[str],
+    max_length: int,
+    labels: Sequence[int] | None = None,
+    texts_b: Sequence[str] | None = None,
 ) -> EncodedData:
-    """Tokenise ``texts`` (truncated/padded to ``max_length``) into :class:`EncodedData`."""
+    """Tokenise ``texts`` (pairs with ``texts_b``; truncated/padded to ``max_length``) into
+    :class:`EncodedData` (with ``token_type_ids`` for pairs)."""
     if not len(texts):
         raise InputError("no texts")
     if any(not isinstance(t, str) for t in texts):
         raise InputError("texts must be strings")
+    if texts_b is not None and (
+        len(texts_b) != len(texts) or any(not isinstance(t, str) for t in texts_b)
+    ):
+        raise InputError("texts_b must be as many strings as texts")
     enc = tokenizer(
         list(texts),
+        None if texts_b is None else list(texts_b),
         truncation=True,
         max_length=max_length,
         padding="max_length",
         return_tensors="pt",
     )
     y = None if labels is None else torch.as_tensor(labels)
-    return EncodedData(enc["input_ids"], enc["attention_mask"], y)
+    types = enc.get("token_type_ids") if texts_b is not None else None
+    return EncodedData(enc["input_ids"], enc["attention_mask"], y, types)
 
 
 def mlm_loss(

@@ -11,7 +11,7 @@ from leanml.core import InputError, ParameterError
 
 from .texts import load_corpus
 
-__all__ = ["DEMO_CATEGORIES", "TextTask", "make_task"]
+__all__ = ["DEMO_CATEGORIES", "TextTask", "make_glue_task", "make_task"]
 
 #: Four well-separated 20 Newsgroups topics used by the demo and the README runs.
 DEMO_CATEGORIES = ("comp.graphics", "rec.sport.hockey", "sci.med", "talk.politics.mideast")
@@ -40,6 +40,8 @@ class TextTask:
     label_names: list[str]
     unlabeled: list[str]
     source: str
+    train_texts_b: list[str] | None = None
+    dev_texts_b: list[str] | None = None
 
 
 def _stratified(y: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -95,3 +97,29 @@ def make_task(
     train_texts, train_labels = pick(x_tr, y_tr, n_train)
     dev_texts, dev_labels = pick(x_te, y_te, n_dev)
     return TextTask(train_texts, train_labels, dev_texts, dev_labels, names, x_tr, source)
+
+
+def make_glue_task(
+    task: str, n_train: int | None = None, n_dev: int | None = None, seed: int = 0
+) -> TextTask:
+    """A seeded subset of GLUE ``task``'s train and validation splits (classification tasks;
+    needs ``datasets`` and a network or its cache; see :mod:`leanml.prune_kd.glue`)."""
+    from .glue import load_glue
+
+    tr = load_glue(task, "train")
+    if tr.num_labels == 1:
+        raise ParameterError(f"GLUE {task} is a regression task; use the library API")
+    dev = load_glue(task, "validation_matched" if task == "mnli" else "validation")
+    rng = np.random.default_rng(seed)
+
+    def pick(split, n):
+        sel = _stratified(np.asarray(split.labels), n, rng)
+        b = None if split.texts_b is None else [split.texts_b[i] for i in sel]
+        return [split.texts[i] for i in sel], [int(split.labels[i]) for i in sel], b
+
+    x_tr, y_tr, b_tr = pick(tr, n_train)
+    x_dev, y_dev, b_dev = pick(dev, n_dev)
+    names = [str(i) for i in range(tr.num_labels)]
+    return TextTask(
+        x_tr, y_tr, x_dev, y_dev, names, list(tr.texts), f"GLUE {task} (datasets)", b_tr, b_dev
+    )

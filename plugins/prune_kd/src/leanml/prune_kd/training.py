@@ -45,7 +45,8 @@ class DivergenceError(LeanmlError):
 
 @dataclass
 class EncodedData:
-    """Tokenised examples: ``input_ids``, ``attention_mask`` ``(n, seq)`` and ``labels``.
+    """Tokenised examples: ``input_ids``, ``attention_mask`` ``(n, seq)``, ``labels`` and,
+    for sentence pairs, ``token_type_ids``.
 
     ``labels`` are class indices (``int64``) or regression targets (``float32``).
     """
@@ -53,6 +54,7 @@ class EncodedData:
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     labels: torch.Tensor | None = None
+    token_type_ids: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.input_ids.dim() != 2 or self.input_ids.shape != self.attention_mask.shape:
@@ -73,6 +75,8 @@ class EncodedData:
         mask = self.attention_mask[idx]
         width = max(1, int(mask.sum(1).max()))
         out = {"input_ids": self.input_ids[idx, :width], "attention_mask": mask[:, :width]}
+        if self.token_type_ids is not None:
+            out["token_type_ids"] = self.token_type_ids[idx, :width]
         if self.labels is not None:
             out["labels"] = self.labels[idx]
         return out
@@ -81,7 +85,8 @@ class EncodedData:
         """The rows ``idx``."""
         idx = torch.as_tensor(idx, dtype=torch.long)
         labels = None if self.labels is None else self.labels[idx]
-        return EncodedData(self.input_ids[idx], self.attention_mask[idx], labels)
+        types = None if self.token_type_ids is None else self.token_type_ids[idx]
+        return EncodedData(self.input_ids[idx], self.attention_mask[idx], labels, types)
 
     def check_labels(self, num_labels: int) -> None:
         """Raise :class:`InputError` for labels outside ``[0, num_labels)`` (classification)."""
