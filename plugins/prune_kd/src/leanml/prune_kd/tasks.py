@@ -67,7 +67,7 @@ def make_task(
     Parameters
     ----------
     corpus
-        ``"20ng"`` or ``"r8"`` (see :data:`leanml.prune_kd.texts.CORPORA`).
+        ``"20ng"``, ``"r8"`` or ``"r52"`` (see :data:`leanml.prune_kd.texts.CORPORA`).
     categories
         Keep only these labels (``None``: all).
     n_train, n_dev
