@@ -66,8 +66,8 @@ class FaissIndex:
     kind
         ``"flat"`` (exact), ``"ivfpq"`` or ``"hnsw"``.
     nlist, m, nbits, nprobe
-        IVF-PQ settings: lists (``None``: about 4·sqrt(n) of the first batch),
-        sub-quantisers (must divide ``dim``), bits per code (capped at log2(n)), lists
+        IVF-PQ settings: lists (``None``: about 4·sqrt(n) of the first batch, at most n/39),
+        sub-quantisers (must divide ``dim``), bits per code (capped at log2(n/39)), lists
         probed at search time.
     hnsw_m, ef_construction, ef_search
         HNSW graph degree and beam widths.
@@ -106,11 +106,11 @@ class FaissIndex:
             self.index.hnsw.efSearch = ef_search
 
     def _make_ivfpq(self, n: int) -> None:
-        """IVF-PQ sized to the first batch: nlist ≈ 4·sqrt(n) (at most 4096) unless given,
-        and at most log2(n) bits per code so that small data sets still train."""
+        """IVF-PQ sized to the first batch: nlist ≈ 4·sqrt(n) (at most 4096 and n/39) unless given,
+        and at most log2(n/39) bits per code (faiss wants 39 training rows per centroid)."""
         faiss = _faiss()
-        nlist = self.nlist or int(min(4096, max(1, round(4 * np.sqrt(n)))))
-        nbits = int(min(self.nbits, max(1, np.floor(np.log2(max(n, 2))))))
+        nlist = self.nlist or int(max(1, min(4096, round(4 * np.sqrt(n)), n // 39)))
+        nbits = int(min(self.nbits, max(1, np.floor(np.log2(max(n / 39, 2))))))
         if n < nlist:
             raise InputError(f"IVF-PQ with nlist={nlist} needs >= {nlist} rows to train")
         self._quantizer = faiss.IndexFlatIP(self.dim)
