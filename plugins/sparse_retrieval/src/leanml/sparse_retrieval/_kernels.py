@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["search_csc"]
+__all__ = ["search_csc", "search_csc_serial"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -108,11 +108,25 @@ def _select_reset(acc, k, threshold, hs, hi, out_s, out_i):
     return size
 
 
+@njit(cache=True, nogil=True)
+def _search_block(
+    start, stop, q_indptr, q_indices, q_data, indptr, rows, vals, n_rows, k, threshold,
+    out_s, out_i, touched,
+):  # fmt: skip
+    """Queries ``start..stop-1`` with one accumulator, allocated once for the block."""
+    acc = np.zeros(n_rows, dtype=np.float32)
+    hs = np.empty(k, dtype=np.float32)
+    hi = np.empty(k, dtype=np.int64)
+    for q in range(start, stop):
+        a = q_indptr[q]
+        b = q_indptr[q + 1]
+        touched[q] = _score_one(q_indices[a:b], q_data[a:b], indptr, rows, vals, acc)
+        _select_reset(acc, k, threshold, hs, hi, out_s[q], out_i[q])
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def search_csc(
-    q_indptr, q_indices, q_data, indptr, rows, vals, n_rows, k, threshold, n_chunks
-):  # pragma: no cover - compiled
-    """Exact top-k of ``Q @ D.T`` over an inverted index.
+def search_csc(q_indptr, q_indices, q_data, indptr, rows, vals, n_rows, k, threshold, n_chunks):
+    """Exact top-k of ``Q @ D.T`` over an inverted index, query blocks in parallel.
 
     Parameters
     ----------
@@ -141,13 +155,23 @@ def search_csc(
     touched = np.zeros(nq, dtype=np.int64)
     chunk = (nq + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
-        acc = np.zeros(n_rows, dtype=np.float32)
-        hs = np.empty(k, dtype=np.float32)
-        hi = np.empty(k, dtype=np.int64)
-        stop = min(nq, (c + 1) * chunk)
-        for q in range(c * chunk, stop):
-            a = q_indptr[q]
-            b = q_indptr[q + 1]
-            touched[q] = _score_one(q_indices[a:b], q_data[a:b], indptr, rows, vals, acc)
-            _select_reset(acc, k, threshold, hs, hi, out_s[q], out_i[q])
+        _search_block(
+            c * chunk, min(nq, (c + 1) * chunk), q_indptr, q_indices, q_data, indptr, rows,
+            vals, n_rows, k, threshold, out_s, out_i, touched,
+        )  # fmt: skip
+    return out_s, out_i, touched
+
+
+@njit(cache=True, nogil=True)
+def search_csc_serial(q_indptr, q_indices, q_data, indptr, rows, vals, n_rows, k, threshold):
+    """:func:`search_csc` in one block without a parallel region (waking a thread pool
+    costs more than scoring one query on a small index)."""
+    nq = q_indptr.shape[0] - 1
+    out_s = np.full((nq, k), -np.inf, dtype=np.float32)
+    out_i = np.full((nq, k), -1, dtype=np.int64)
+    touched = np.zeros(nq, dtype=np.int64)
+    _search_block(
+        0, nq, q_indptr, q_indices, q_data, indptr, rows, vals, n_rows, k, threshold,
+        out_s, out_i, touched,
+    )  # fmt: skip
     return out_s, out_i, touched

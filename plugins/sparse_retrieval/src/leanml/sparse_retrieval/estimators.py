@@ -12,12 +12,15 @@ the paper's Recall@1; ``decision_function`` returns the labels of the k nearest 
 from __future__ import annotations
 
 import copy
+import json
+import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from leanml.core import InputError, ParameterError
+from leanml.core import DataError, InputError, ParameterError
 
 from .peers import INDEX_KINDS, SPARSE_KINDS
 
@@ -202,11 +205,8 @@ class SparseRetriever:
         """Train the embedding on ``(X, y)`` and index the training rows."""
         import torch
 
-        from .backbones import make_backbone
-        from .heads import SparseHead
         from .regularizers import FLOPsRegularizer, L1Regularizer
-        from .task_losses import CosineSoftmaxLoss, TripletSemiHardLoss
-        from .trainer import SparseEmbedder, Trainer
+        from .trainer import Trainer
 
         self._validate()
         Xs = self._prepare(X, fitting=True)
@@ -218,14 +218,7 @@ class SparseRetriever:
             raise InputError("need at least two classes to learn an embedding")
         seed = 0 if self.random_state is None else int(self.random_state)
         torch.manual_seed(seed)
-        bb = make_backbone(self.backbone, Xs.shape[1], self.width)
-        head = SparseHead(bb.out_features, self.dim, self.activation, self.shrink, self.top_k)
-        model = SparseEmbedder(bb, head)
-        if self.loss == "triplet":
-            task = TripletSemiHardLoss(self.margin if self.margin > 0 else 0.1)
-        else:
-            margin = self.margin if self.loss == "arcface" else 0.0
-            task = CosineSoftmaxLoss(self.dim, len(self.classes_), self.scale, margin)
+        model, task = self._network(Xs.shape[1], len(self.classes_))
         reg = None
         if self.regularizer == "flops":
             reg = FLOPsRegularizer(self.lam, self.lam_db)
@@ -248,6 +241,70 @@ class SparseRetriever:
         self.model_ = model
         self.build_index(X, y)
         return self
+
+    def _network(self, n_features: int, n_classes: int):
+        """A fresh (backbone + head, task loss) pair for these settings."""
+        from .backbones import make_backbone
+        from .heads import SparseHead
+        from .task_losses import CosineSoftmaxLoss, TripletSemiHardLoss
+        from .trainer import SparseEmbedder
+
+        bb = make_backbone(self.backbone, n_features, self.width)
+        head = SparseHead(bb.out_features, self.dim, self.activation, self.shrink, self.top_k)
+        model = SparseEmbedder(bb, head)
+        if self.loss == "triplet":
+            task = TripletSemiHardLoss(self.margin if self.margin > 0 else 0.1)
+        else:
+            margin = self.margin if self.loss == "arcface" else 0.0
+            task = CosineSoftmaxLoss(self.dim, n_classes, self.scale, margin)
+        return model, task
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the trained network (no index) to a directory: ``params.json`` and
+        ``weights.pt`` (a state dict, loaded with ``weights_only=True``, so no pickle)."""
+        import torch
+
+        self._check_fitted(index=False)
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "params": self.get_params(),
+            "n_features_in": int(self.n_features_in_),
+            "input_scale": float(self.input_scale_),
+            "classes": self.classes_.tolist(),
+            "history": self.history_,
+        }
+        (out / "params.json").write_text(json.dumps(meta, indent=2, default=float))
+        state = {"model": self.model_.state_dict()}
+        if self.pca_dim is not None:
+            state["pca_mean"] = torch.from_numpy(self.pca_mean_)
+            state["pca_components"] = torch.from_numpy(self.pca_components_)
+        torch.save(state, out / "weights.pt")
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SparseRetriever:
+        """A network saved by :meth:`save` (call :meth:`build_index` before searching)."""
+        import torch
+
+        src = Path(path)
+        try:
+            meta = json.loads((src / "params.json").read_text())
+            state = torch.load(src / "weights.pt", weights_only=True)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise DataError(f"cannot read a saved SparseRetriever from {src}: {exc}") from exc
+        est = cls(**meta["params"])
+        est.n_features_in_ = meta["n_features_in"]
+        est.input_scale_ = meta["input_scale"]
+        est.classes_ = np.asarray(meta["classes"])
+        est.history_ = meta["history"]
+        est.model_, _ = est._network(est.n_features_in_, len(est.classes_))
+        est.model_.load_state_dict(state["model"])
+        est.model_.eval()
+        if "pca_mean" in state:
+            est.pca_mean_ = state["pca_mean"].numpy()
+            est.pca_components_ = state["pca_components"].numpy()
+        return est
 
     def transform(self, X: Any) -> np.ndarray:
         """Embeddings (float32, L2-normalised; PCA-reduced if ``pca_dim``)."""

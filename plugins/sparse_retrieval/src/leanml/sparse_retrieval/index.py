@@ -236,7 +236,7 @@ class SparseIndex:
         A query with no non-zeros scores 0 against every row: exact search returns rows
         ``0..k-1`` with score 0; any threshold ``>= 0`` returns nothing.
         """
-        from ._kernels import search_csc
+        from ._kernels import search_csc, search_csc_serial
 
         t = self.threshold if threshold is ... else self._check_threshold(threshold)
         if self.ntotal == 0:
@@ -260,18 +260,12 @@ class SparseIndex:
             depth = min(int(rerank), self.ntotal)
         indptr, rows, vals = self._postings()
         n_chunks = max(1, min(q.shape[0], self.n_threads or _numba_threads()))
-        scores, ids, touched = search_csc(
-            q.indptr.astype(np.int64),
-            q.indices.astype(np.int32),
-            q.data,
-            indptr,
-            rows,
-            vals,
-            self.ntotal,
-            depth,
-            np.float32(t) if np.isfinite(t) else -np.inf,
-            n_chunks,
-        )
+        args = (q.indptr.astype(np.int64), q.indices.astype(np.int32), q.data, indptr, rows,
+                vals, self.ntotal, depth, np.float32(t) if np.isfinite(t) else -np.inf)  # fmt: skip
+        if n_chunks > 1:
+            scores, ids, touched = search_csc(*args, n_chunks)
+        else:
+            scores, ids, touched = search_csc_serial(*args)
         if rerank is not None:
             scores, ids = self._rerank(ids, dense_queries, k)
         out = (scores, ids, touched) if return_touched else (scores, ids)
