@@ -51,8 +51,10 @@ def sparse_retrieval() -> None:
     """FLOPs-regularised sparse embeddings and inverted index (Paria et al. 2020)."""
 
 
-_DATASET = click.option("--dataset", "-d", default="digits", show_default=True,
-                        help="Registered data set (digits, mnist_5k, fashion_mnist, ...).")  # fmt: skip
+_DATASET = click.option(
+    "--dataset", "-d", default="digits", show_default=True,
+    help="Registered data set (digits, mnist_5k, fashion_mnist, ...).",
+)  # fmt: skip
 _HELD = click.option("--held-out", default=None,
                      help="Classes to hold out of training, e.g. '7,8,9': the index and "
                      "queries then use only those unseen classes.")  # fmt: skip

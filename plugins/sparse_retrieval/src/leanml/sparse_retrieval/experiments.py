@@ -168,7 +168,7 @@ def measure(
         build = time.perf_counter() - t0
     singles = [Q[i : i + 1] for i in range(min(n_single, Q.shape[0]))]
     index.search(singles[0], k, **search_kw)  # warm-up (Numba compile, faiss pools)
-    ids_single, ms_single = _time_single(index, singles, k, **search_kw)
+    _, ms_single = _time_single(index, singles, k, **search_kw)
     ids, ms_batch = _time_batch(index, Q, k, batch, **search_kw)
     row = {
         "method": name,
@@ -259,9 +259,8 @@ def speed_recall(
             flat_row, flat = measure(name, "exact", "faiss-flat", D, Q, labels, y, None, **common)
             _, exact_ids = flat.search(Q, 10)
             rows.append(flat_row)
-            ivf = None
             for nprobe in nprobes:
-                row, ivf = measure(
+                row, _ = measure(
                     name, f"nprobe={nprobe}", "faiss-ivfpq", D, Q, labels, y, exact_ids,
                     options={"nprobe": nprobe}, **common,
                 )  # fmt: skip
