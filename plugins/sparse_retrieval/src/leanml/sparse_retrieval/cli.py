@@ -18,7 +18,7 @@ __all__ = ["sparse_retrieval"]
 _COLUMNS = (
     "method", "setting", "index", "N", "nnz_per_row", "F", "postings_per_query", "recall@1",
     "recall@10", "exact_overlap@10", "single_ms", "batch_ms_per_query", "build_s",
-    "bytes_per_row",
+    "bytes_per_row", "threads",
 )  # fmt: skip
 
 
@@ -192,33 +192,38 @@ def search_cmd(settings, model_dir, index_path, dataset, k, threshold, n_queries
               "to match each model's per-dimension statistics.")  # fmt: skip
 @click.option("--n-queries", type=int, default=1000, show_default=True)
 @click.option("--n-train", type=int, default=None, help="Subsample the train split.")
+@click.option("--all-threads", is_flag=True,
+              help="Time every index at 1..--threads threads in the same run.")  # fmt: skip
 @_HELD
 @click.pass_obj
 def curve_cmd(settings, dataset, out, epochs, batch_size, lam_flops, lam_l1, n_db, n_queries,
-              n_train, held_out) -> None:  # fmt: skip
+              n_train, all_threads, held_out) -> None:  # fmt: skip
     """Recall against latency for FLOPs, L1 and dense (faiss flat/IVF-PQ/HNSW, PCA)."""
     from .experiments import plot_activation, plot_curve, speed_recall, train_models
 
     data, unseen = _data(dataset, settings.seed, held_out, n_train, None)
     threads = settings.threads or 1
+    counts = tuple(range(1, threads + 1)) if all_threads else (threads,)
     models = train_models(
         data, epochs, seed=settings.seed, batch_size=batch_size, echo=echo,
         overrides={"flops": {"lam": lam_flops}, "l1": {"lam": lam_l1}},
     )  # fmt: skip
     evald = unseen if unseen is not None else data
     rows, activation = speed_recall(models, evald, n_db=n_db, n_queries=n_queries,
-                                    n_threads=threads, seed=settings.seed, echo=echo)  # fmt: skip
+                                    threads=counts, seed=settings.seed, echo=echo)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     stem = f"curve-{dataset}{'-heldout' if held_out else ''}-t{threads}"
     record = {"dataset": dataset, "held_out": held_out, "threads": threads, "epochs": epochs,
               "lam_flops": lam_flops, "lam_l1": lam_l1, "n_db": n_db, "rows": rows,
               "history": {k: m.history_ for k, m in models.items()}}  # fmt: skip
     (out / f"{stem}.json").write_text(json.dumps(record, indent=2, default=float))
-    print_rows(f"speed vs recall on {evald.name}, {threads} thread(s)", _rounded(rows))
+    print_rows(f"speed vs recall on {evald.name}, threads {counts}", _rounded(rows))
     try:
-        plot_curve(rows, out / f"{stem}.png", f"{evald.name}, {threads} thread(s)")
+        for n in counts:
+            plot_curve([r for r in rows if r["threads"] == n], out / f"{stem}-{n}.png",
+                       f"{evald.name}, {n} thread(s)")  # fmt: skip
         plot_activation(activation, out / f"{stem}-activation.png")
-        echo(f"plots: {out / (stem + '.png')}, {out / (stem + '-activation.png')}")
+        echo(f"plots: {out / stem}-<threads>.png, {out / (stem + '-activation.png')}")
     except ImportError:
         echo("matplotlib is not installed: no plots (pip install matplotlib)")
     echo(f"record: {out / (stem + '.json')}")

@@ -138,6 +138,11 @@ def _overlap(ids: np.ndarray, exact: np.ndarray, k: int) -> float:
     )
 
 
+def _set_threads(index: Any, n: int) -> None:
+    if hasattr(index, "n_threads"):
+        index.n_threads = n
+
+
 def measure(
     name: str,
     setting: str,
@@ -150,49 +155,56 @@ def measure(
     k: int = 10,
     batch: int = 256,
     n_single: int = 200,
-    n_threads: int = 1,
+    threads: Sequence[int] = (1,),
     options: dict[str, Any] | None = None,
     search_kw: dict[str, Any] | None = None,
     index: Any = None,
-) -> tuple[dict[str, Any], Any]:
-    """Build (unless ``index`` is given) and time one index; return (row, index)."""
+    build_s: float = 0.0,
+) -> tuple[list[dict[str, Any]], Any]:
+    """Build (unless ``index`` is given, built in ``build_s``) and time one index at each
+    thread count; return (one row per thread count, index)."""
     options = dict(options or {})
     search_kw = dict(search_kw or {})
-    build = 0.0
     if index is None:
         t0 = time.perf_counter()
-        index = make_index(kind, D.shape[1], n_threads=n_threads, **options)
+        index = make_index(kind, D.shape[1], n_threads=max(threads), **options)
         index.add(D)
         if hasattr(index, "_postings"):
             index._postings()  # CSC build is part of the build time
-        build = time.perf_counter() - t0
+        build_s = time.perf_counter() - t0
     singles = [Q[i : i + 1] for i in range(min(n_single, Q.shape[0]))]
-    index.search(singles[0], k, **search_kw)  # warm-up (Numba compile, faiss pools)
-    _, ms_single = _time_single(index, singles, k, **search_kw)
-    ids, ms_batch = _time_batch(index, Q, k, batch, **search_kw)
-    row = {
+    base = {
         "method": name,
         "setting": setting,
         "index": kind,
         "N": int(D.shape[0]),
         "d": int(D.shape[1]),
-        "recall@1": _label_recall(ids, db_labels, y, 1),
-        "recall@10": _label_recall(ids, db_labels, y, k),
-        "exact_overlap@10": _overlap(ids, exact_ids, k) if exact_ids is not None else 1.0,
-        "single_ms": ms_single,
-        "batch_ms_per_query": ms_batch,
-        "build_s": build,
+        "build_s": build_s,
         "bytes_per_row": index.memory_bytes() / D.shape[0],
-        "threads": n_threads,
     }
     if sp.issparse(D):
-        row["nnz_per_row"] = D.nnz / D.shape[0]
-        row["F"] = expected_flops(D, Q)
-        row["flops_ratio"] = flops_ratio(D)
+        base["nnz_per_row"] = D.nnz / D.shape[0]
+        base["F"] = expected_flops(D, Q)
+        base["flops_ratio"] = flops_ratio(D)
     if kind == "sparse" and not search_kw.get("rerank"):
         _, _, touched = index.search(Q, k, return_touched=True, **search_kw)
-        row["postings_per_query"] = float(touched.mean())
-    return row, index
+        base["postings_per_query"] = float(touched.mean())
+    rows = []
+    for n in threads:
+        _set_threads(index, n)
+        index.search(singles[0], k, **search_kw)  # warm-up (Numba compile, faiss pools)
+        _, ms_single = _time_single(index, singles, k, **search_kw)
+        ids, ms_batch = _time_batch(index, Q, k, batch, **search_kw)
+        rows.append({
+            **base,
+            "threads": n,
+            "recall@1": _label_recall(ids, db_labels, y, 1),
+            "recall@10": _label_recall(ids, db_labels, y, k),
+            "exact_overlap@10": _overlap(ids, exact_ids, k) if exact_ids is not None else 1.0,
+            "single_ms": ms_single,
+            "batch_ms_per_query": ms_batch,
+        })  # fmt: skip
+    return rows, index
 
 
 def speed_recall(
@@ -207,7 +219,7 @@ def speed_recall(
     ef_searches: Sequence[int] = (16, 64, 256),
     pca_dims: Sequence[int] = (32,),
     sparse_peers: bool = True,
-    n_threads: int = 1,
+    threads: Sequence[int] = (1,),
     seed: int = 0,
     echo: Callable[[str], None] = lambda s: None,
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -215,13 +227,16 @@ def speed_recall(
 
     The database is the embedded train split, grown to ``n_db`` rows with synthetic
     distractors (label -1, never relevant) drawn per model from its own embeddings'
-    statistics; queries are the first ``n_queries`` test rows.
+    statistics; queries are the first ``n_queries`` test rows. Each index is timed at
+    every thread count in ``threads`` (faiss via ``omp_set_num_threads``, the sparse index
+    via its query blocks).
     """
     rng = np.random.default_rng(seed)
     q_rows = min(n_queries, data.n_test)
     y = np.asarray(data.y_test)[:q_rows]
     rows: list[dict[str, Any]] = []
     activation: dict[str, np.ndarray] = {}
+    common = {"n_single": n_single, "threads": tuple(threads)}
     for name, model in models.items():
         db = model.transform(data.X_train)
         qe = model.transform(data.X_test[:q_rows])
@@ -239,42 +254,44 @@ def speed_recall(
                 D = np.concatenate([D, synthetic_dense_rows(db, n_extra, rng)])
         labels = np.concatenate([labels, np.full(n_extra, -1, dtype=labels.dtype)])
         echo(f"{name}: database {D.shape[0]} x {D.shape[1]}, {q_rows} queries")
-        common = {"n_single": n_single, "n_threads": n_threads}
         if sparse:
-            exact_row, index = measure(name, "exact", "sparse", D, Q, labels, y, None, **common)
+            exact_rows, index = measure(name, "exact", "sparse", D, Q, labels, y, None, **common)
             _, exact_ids = index.search(Q, 10)
-            rows.append(exact_row)
+            rows += exact_rows
             for t in thresholds:
                 if t is None:
                     continue
-                row, _ = measure(name, f"t={t}", "sparse", D, Q, labels, y, exact_ids,
-                                 index=index, search_kw={"threshold": t}, **common)  # fmt: skip
-                row["build_s"] = exact_row["build_s"]
-                rows.append(row)
+                rs, _ = measure(name, f"t={t}", "sparse", D, Q, labels, y, exact_ids,
+                                index=index, search_kw={"threshold": t},
+                                build_s=exact_rows[0]["build_s"], **common)  # fmt: skip
+                rows += rs
             if sparse_peers and name == "flops":
                 for kind in ("scipy", "sdtopn"):
-                    row, _ = measure(name, "score>0", kind, D, Q, labels, y, exact_ids, **common)
-                    rows.append(row)
+                    rs, _ = measure(name, "score>0", kind, D, Q, labels, y, exact_ids, **common)
+                    rows += rs
         else:
-            flat_row, flat = measure(name, "exact", "faiss-flat", D, Q, labels, y, None, **common)
+            flat_rows, flat = measure(name, "exact", "faiss-flat", D, Q, labels, y, None, **common)
             _, exact_ids = flat.search(Q, 10)
-            rows.append(flat_row)
+            rows += flat_rows
+            ivf = None
             for nprobe in nprobes:
-                row, _ = measure(
+                if ivf is not None:
+                    ivf.index.nprobe = nprobe
+                rs, ivf = measure(
                     name, f"nprobe={nprobe}", "faiss-ivfpq", D, Q, labels, y, exact_ids,
-                    options={"nprobe": nprobe}, **common,
+                    options={"nprobe": nprobe}, index=ivf,
+                    build_s=rows[-1]["build_s"] if ivf is not None else 0.0, **common,
                 )  # fmt: skip
-                rows.append(row)
-            hnsw = make_index("faiss-hnsw", D.shape[1], n_threads=n_threads)
+                rows += rs
+            hnsw = make_index("faiss-hnsw", D.shape[1], n_threads=max(threads))
             t0 = time.perf_counter()
             hnsw.add(D)
             hnsw_build = time.perf_counter() - t0
             for ef in ef_searches:
                 hnsw.index.hnsw.efSearch = ef
-                row, _ = measure(name, f"efSearch={ef}", "faiss-hnsw", D, Q, labels, y,
-                                 exact_ids, index=hnsw, **common)  # fmt: skip
-                row["build_s"] = hnsw_build
-                rows.append(row)
+                rs, _ = measure(name, f"efSearch={ef}", "faiss-hnsw", D, Q, labels, y,
+                                exact_ids, index=hnsw, build_s=hnsw_build, **common)  # fmt: skip
+                rows += rs
             for p in pca_dims:
                 mean = db.mean(0)
                 _, _, vt = np.linalg.svd(db - mean, full_matrices=False)
@@ -283,9 +300,9 @@ def speed_recall(
                 Dp /= np.maximum(np.linalg.norm(Dp, axis=1, keepdims=True), 1e-12)
                 Qp = (Q - mean) @ proj
                 Qp /= np.maximum(np.linalg.norm(Qp, axis=1, keepdims=True), 1e-12)
-                row, _ = measure(f"{name}-pca{p}", "exact", "faiss-flat", Dp.astype(np.float32),
-                                 Qp.astype(np.float32), labels, y, exact_ids, **common)  # fmt: skip
-                rows.append(row)
+                rs, _ = measure(f"{name}-pca{p}", "exact", "faiss-flat", Dp.astype(np.float32),
+                                Qp.astype(np.float32), labels, y, exact_ids, **common)  # fmt: skip
+                rows += rs
     return rows, activation
 
 
