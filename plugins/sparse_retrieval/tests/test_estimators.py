@@ -118,6 +118,10 @@ def test_same_seed_same_result_and_params(digits):
     assert a.set_params(lam=0.5).lam == 0.5
     with pytest.raises(ParameterError):
         a.set_params(nope=1)
+    from sklearn.base import clone
+
+    c = clone(a)
+    assert c.get_params() == a.get_params() and not hasattr(c, "model_")
 
 
 def test_label_recall_metric_by_hand():

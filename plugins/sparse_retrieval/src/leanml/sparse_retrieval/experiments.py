@@ -319,7 +319,8 @@ def plot_curve(rows: list[dict[str, Any]], path: Any, title: str = "") -> None:
         groups.setdefault(f"{r['method']} / {r['index']}", []).append(r)
     for label, rs in groups.items():
         for ax, key in zip(axes, ("single_ms", "batch_ms_per_query"), strict=True):
-            ax.plot([r[key] for r in rs], [r["recall@10"] for r in rs], "o-", label=label)
+            pts = sorted((r[key], r["recall@10"]) for r in rs)
+            ax.plot([x for x, _ in pts], [v for _, v in pts], "o-", label=label)
     for ax, key in zip(axes, ("single query, ms", "batched (256), ms per query"), strict=True):
         ax.set_xscale("log")
         ax.set_xlabel(key)
