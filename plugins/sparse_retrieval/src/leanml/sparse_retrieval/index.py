@@ -53,7 +53,20 @@ def to_csr(X: Any, zero_threshold: float = 1e-8) -> sp.csr_matrix:
 
 
 def _clean_csr(X: Any, what: str) -> sp.csr_matrix:
-    """Validated float32 CSR copy: finite, canonical (sorted, no duplicates), no zeros."""
+    """Validated float32 CSR: finite, canonical (sorted, no duplicates), no stored zeros.
+
+    A float32 CSR input that already is all of that is returned as is (no copy): the
+    single-query path should not pay for a copy."""
+    if (
+        sp.issparse(X)
+        and X.format == "csr"
+        and X.dtype == np.float32
+        and X.ndim == 2
+        and X.has_canonical_format
+        and np.isfinite(X.data).all()
+        and X.data.all()
+    ):
+        return X
     if not sp.issparse(X):
         if hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2:
             raise InputError(
@@ -133,6 +146,8 @@ class SparseIndex:
             (all-or-none: every ``add`` must then pass them).
         """
         csr = _clean_csr(X, "X")
+        if csr is X:  # the index must not alias the caller's matrix
+            csr = csr.copy()
         if csr.shape[1] != self.dim:
             raise InputError(f"X has {csr.shape[1]} columns but the index has dim {self.dim}")
         if self.ntotal + csr.shape[0] > _MAX_ROWS:
@@ -260,7 +275,8 @@ class SparseIndex:
             depth = min(int(rerank), self.ntotal)
         indptr, rows, vals = self._postings()
         n_chunks = max(1, min(q.shape[0], self.n_threads or _numba_threads()))
-        args = (q.indptr.astype(np.int64), q.indices.astype(np.int32), q.data, indptr, rows,
+        args = (q.indptr.astype(np.int64, copy=False), q.indices.astype(np.int32, copy=False),
+                q.data, indptr, rows,
                 vals, self.ntotal, depth, np.float32(t) if np.isfinite(t) else -np.inf)  # fmt: skip
         if n_chunks > 1:
             scores, ids, touched = search_csc(*args, n_chunks)
