@@ -194,25 +194,46 @@ def search_cmd(settings, model_dir, index_path, dataset, k, threshold, n_queries
 @click.option("--n-train", type=int, default=None, help="Subsample the train split.")
 @click.option("--all-threads", is_flag=True,
               help="Time every index at 1..--threads threads in the same run.")  # fmt: skip
+@click.option("--train-threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Torch threads for training (timing uses --threads).")  # fmt: skip
+@click.option("--reuse", is_flag=True,
+              help="Load the models saved under OUT/models by an earlier run instead "
+              "of training (same data set, epochs and λ: the caller's responsibility).")  # fmt: skip
 @_HELD
 @click.pass_obj
 def curve_cmd(settings, dataset, out, epochs, batch_size, lam_flops, lam_l1, n_db, n_queries,
-              n_train, all_threads, held_out) -> None:  # fmt: skip
+              n_train, all_threads, train_threads, reuse, held_out) -> None:  # fmt: skip
     """Recall against latency for FLOPs, L1 and dense (faiss flat/IVF-PQ/HNSW, PCA)."""
     from .experiments import plot_activation, plot_curve, speed_recall, train_models
 
     data, unseen = _data(dataset, settings.seed, held_out, n_train, None)
     threads = settings.threads or 1
     counts = tuple(range(1, threads + 1)) if all_threads else (threads,)
-    models = train_models(
-        data, epochs, seed=settings.seed, batch_size=batch_size, echo=echo,
-        overrides={"flops": {"lam": lam_flops}, "l1": {"lam": lam_l1}},
-    )  # fmt: skip
+    from leanml.core.threads import thread_limits
+
+    from .estimators import SparseRetriever
+
+    tag = f"{dataset}{'-heldout' if held_out else ''}"
+    model_dir = out / "models" / tag
+    if reuse:
+        if not model_dir.is_dir():
+            raise InputError(f"--reuse: no saved models in {model_dir}")
+        saved = ("flops", "l1", "dense")
+        models = {n: SparseRetriever.load(model_dir / n) for n in saved if (model_dir / n).is_dir()}
+        echo(f"loaded {', '.join(models)} from {model_dir}")
+    else:
+        with thread_limits(train_threads):
+            models = train_models(
+                data, epochs, seed=settings.seed, batch_size=batch_size, echo=echo,
+                overrides={"flops": {"lam": lam_flops}, "l1": {"lam": lam_l1}},
+            )  # fmt: skip
+        for name, m in models.items():
+            m.save(model_dir / name)
     evald = unseen if unseen is not None else data
     rows, activation = speed_recall(models, evald, n_db=n_db, n_queries=n_queries,
                                     threads=counts, seed=settings.seed, echo=echo)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"curve-{dataset}{'-heldout' if held_out else ''}-t{threads}"
+    stem = f"curve-{tag}-t{threads}"
     record = {"dataset": dataset, "held_out": held_out, "threads": threads, "epochs": epochs,
               "lam_flops": lam_flops, "lam_l1": lam_l1, "n_db": n_db, "rows": rows,
               "history": {k: m.history_ for k, m in models.items()}}  # fmt: skip
