@@ -198,7 +198,7 @@ def search_cmd(settings, model_dir, index_path, dataset, k, threshold, n_queries
               help="Torch threads for training (timing uses --threads).")  # fmt: skip
 @click.option("--reuse", is_flag=True,
               help="Load the models saved under OUT/models by an earlier run instead "
-              "of training (same data set, epochs and λ: the caller's responsibility).")  # fmt: skip
+              "of training (same data, epochs and λ: the caller's responsibility).")  # fmt: skip
 @_HELD
 @click.pass_obj
 def curve_cmd(settings, dataset, out, epochs, batch_size, lam_flops, lam_l1, n_db, n_queries,
