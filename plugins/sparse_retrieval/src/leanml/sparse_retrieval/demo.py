@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from leanml.core import DemoContext, load_dataset
+from leanml.core.threads import thread_limits
 
 from .experiments import plot_activation, plot_curve, speed_recall, train_models
 
@@ -23,19 +24,20 @@ def run_demo(ctx: DemoContext) -> list[dict[str, Any]]:
     epochs = 4 if ctx.quick else 20
     n_db = None if ctx.quick else 50_000
     ctx.echo(f"digits: {data.n_train} train / {data.n_test} test rows; {epochs} epochs")
-    models = train_models(data, epochs, seed=ctx.seed, batch_size=128, echo=ctx.echo)
-    rows, activation = speed_recall(
-        models,
-        data,
-        n_db=n_db,
-        n_queries=data.n_test,
-        n_single=100 if ctx.quick else 300,
-        nprobes=(4, 16),
-        ef_searches=(16, 64),
-        sparse_peers=not ctx.quick,
-        seed=ctx.seed,
-        echo=ctx.echo,
-    )
+    with thread_limits(1):  # timings are single-thread; torch on 2 busy cores only thrashes
+        models = train_models(data, epochs, seed=ctx.seed, batch_size=128, echo=ctx.echo)
+        rows, activation = speed_recall(
+            models,
+            data,
+            n_db=n_db,
+            n_queries=data.n_test,
+            n_single=100 if ctx.quick else 300,
+            nprobes=(4, 16),
+            ef_searches=(16, 64),
+            sparse_peers=not ctx.quick,
+            seed=ctx.seed,
+            echo=ctx.echo,
+        )
     out = Path(ctx.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
