@@ -68,10 +68,15 @@ def _batch(index, Q):
 
 
 @pytest.mark.parametrize("mode", ["single", "batch"])
-@pytest.mark.parametrize("kind", ["sparse", "scipy", "sdtopn"])
+@pytest.mark.parametrize("kind", ["sparse", "sparse-t0", "scipy", "sdtopn"])
 def test_sparse_search(benchmark, sparse_data, kind, mode, fixed_threads):
+    """``sparse``: exact top-k; ``sparse-t0``: rows scoring > 0 only, the result set of the
+    scipy and sparse-dot-topn peers."""
     D, Q, label = sparse_data
-    index = make_index(kind, D_SPARSE, n_threads=fixed_threads)
+    if kind == "sparse-t0":
+        index = SparseIndex(D_SPARSE, threshold=0.0, n_threads=fixed_threads)
+    else:
+        index = make_index(kind, D_SPARSE, n_threads=fixed_threads)
     index.add(D)
     index.search(Q[:2], K)  # warm-up: Numba compile / CSC build
     benchmark.group = f"search-{mode}-{label}"
@@ -83,10 +88,11 @@ def test_sparse_search(benchmark, sparse_data, kind, mode, fixed_threads):
         benchmark(_batch, index, Q)
         benchmark.extra_info["queries_per_round"] = Q.shape[0]
     benchmark.extra_info["F"] = expected_flops(D, Q)
-    if kind == "sparse":
+    if kind.startswith("sparse"):
         _, ids, touched = index.search(Q[:32], K, return_touched=True)
         benchmark.extra_info["postings_per_query"] = float(touched.mean())
-        np.testing.assert_array_equal(ids, brute_force_topk(Q[:32], D, K)[1])
+        t = 0.0 if kind == "sparse-t0" else -np.inf
+        np.testing.assert_array_equal(ids, brute_force_topk(Q[:32], D, K, threshold=t)[1])
 
 
 @pytest.mark.parametrize("mode", ["single", "batch"])

@@ -214,3 +214,22 @@ def test_to_csr_drops_tiny_values_and_rejects_nan():
         to_csr(np.array([[np.inf, 1.0]]))
     with pytest.raises(InputError):
         to_csr(np.zeros(3))
+
+
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("density", ["sparse", "dense"])
+def test_thresholded_search_both_selection_paths(rng, sparse_rows, signed, density):
+    # t >= 0 lists the touched rows (sparse: a query reaches < N/4 rows) or falls back to
+    # the full pass (dense: the list overflows); signed dyadic values make scores cancel
+    # to exactly 0, so a row can be listed twice
+    nnz = 2 if density == "sparse" else 12
+    D = sparse_rows(rng, 2000, 64 if density == "sparse" else 16, nnz, levels=2, signed=signed)
+    Q = sparse_rows(rng, 40, D.shape[1], nnz, levels=2, signed=signed)
+    index = build(D)
+    reached = np.diff((abs(Q) @ abs(D).T).tocsr().indptr)
+    assert (reached < 500).all() if density == "sparse" else (reached > 500).any()
+    for t in (0.0, 0.25):
+        s, i = index.search(Q, 12, threshold=t)
+        bs, bi = brute_force_topk(Q, D, 12, threshold=t)
+        np.testing.assert_array_equal(i, bi)
+        np.testing.assert_array_equal(s, bs)

@@ -11,7 +11,9 @@ its own accumulator allocated once and reused for every query in the block):
    count the postings touched (the measured FLOPs of the paper);
 2. one pass over the N rows reads ``acc[r]``, resets it to zero (so the buffer is clean for
    the next query without a separate memset) and keeps rows with ``acc[r] > threshold`` in
-   a size-k heap whose root is the worst kept row (lowest score, then highest id);
+   a size-k heap whose root is the worst kept row (lowest score, then highest id). With a
+   threshold ``t >= 0`` only rows the query touched can pass, so step 1 also lists them
+   (up to N/4 entries) and step 2 visits only those: no O(N) pass per query;
 3. heap-sort the k kept rows: best score first, ties broken by lower id.
 
 The plain NumPy reference of the same algorithm is
@@ -79,6 +81,33 @@ def _score_one(q_idx, q_val, indptr, rows, vals, acc):
     return touched
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _push(hs, hi, size, k, s, r):
+    """Offer row r with score s to the size-k heap; return the new size."""
+    if size < k:
+        hs[size] = s
+        hi[size] = r
+        _sift_up(hs, hi, size)
+        return size + 1
+    if _worse(hs[0], hi[0], s, r):
+        hs[0] = s
+        hi[0] = r
+        _sift_down(hs, hi, 0, size)
+    return size
+
+
+@njit(cache=True, nogil=True)
+def _heap_sort_out(hs, hi, size, out_s, out_i):
+    """Write the heap best first into ``out_*``."""
+    n = size
+    while n > 0:
+        out_s[n - 1] = hs[0]
+        out_i[n - 1] = hi[0]
+        n -= 1
+        hs[0], hi[0] = hs[n], hi[n]
+        _sift_down(hs, hi, 0, n)
+
+
 @njit(cache=True, nogil=True)
 def _select_reset(acc, k, threshold, hs, hi, out_s, out_i):
     """Top-k of ``acc`` above ``threshold`` into ``out_*`` (best first); zero ``acc``."""
@@ -87,25 +116,46 @@ def _select_reset(acc, k, threshold, hs, hi, out_s, out_i):
         s = acc[r]
         acc[r] = 0.0
         if s > threshold:
-            if size < k:
-                hs[size] = s
-                hi[size] = r
-                _sift_up(hs, hi, size)
-                size += 1
-            elif s > hs[0]:
-                # rows arrive in increasing id, so an equal score never displaces the root
-                hs[0] = s
-                hi[0] = r
-                _sift_down(hs, hi, 0, size)
-    # heap-sort: pop the worst into the last free slot
-    n = size
-    while n > 0:
-        out_s[n - 1] = hs[0]
-        out_i[n - 1] = hi[0]
-        n -= 1
-        hs[0], hi[0] = hs[n], hi[n]
-        _sift_down(hs, hi, 0, n)
-    return size
+            size = _push(hs, hi, size, k, s, r)
+    _heap_sort_out(hs, hi, size, out_s, out_i)
+
+
+@njit(cache=True, nogil=True)
+def _score_touched(q_idx, q_val, indptr, rows, vals, acc, buf):
+    """:func:`_score_one`, also listing in ``buf`` each row whose score was 0 before an
+    update (so every row with a non-zero final score is listed; rows whose score returned
+    to 0 may be listed twice). Returns (postings touched, rows listed); the list stops
+    growing when ``buf`` is full, and the caller then scans every row."""
+    touched = 0
+    m = 0
+    cap = buf.shape[0]
+    for p in range(q_idx.shape[0]):
+        j = q_idx[p]
+        w = q_val[p]
+        start = indptr[j]
+        stop = indptr[j + 1]
+        touched += stop - start
+        for e in range(start, stop):
+            r = rows[e]
+            if acc[r] == 0.0 and m < cap:
+                buf[m] = r
+                m += 1
+            acc[r] += w * vals[e]
+    return touched, m
+
+
+@njit(cache=True, nogil=True)
+def _select_touched(acc, buf, m, k, threshold, hs, hi, out_s, out_i):
+    """Top-k over the listed rows only (valid for ``threshold >= 0``: an unlisted row
+    scores 0); zero their accumulator entries. A repeated row reads 0 the second time."""
+    size = 0
+    for t in range(m):
+        r = buf[t]
+        s = acc[r]
+        acc[r] = 0.0
+        if s > threshold:
+            size = _push(hs, hi, size, k, s, r)
+    _heap_sort_out(hs, hi, size, out_s, out_i)
 
 
 @njit(cache=True, nogil=True)
@@ -117,11 +167,22 @@ def _search_block(
     acc = np.zeros(n_rows, dtype=np.float32)
     hs = np.empty(k, dtype=np.float32)
     hi = np.empty(k, dtype=np.int64)
+    sparse_select = threshold >= 0.0
+    # the touched-row list pays off while a query reaches a fraction of the rows
+    buf = np.empty(n_rows // 4 + 1 if sparse_select else 0, dtype=np.int32)
     for q in range(start, stop):
         a = q_indptr[q]
         b = q_indptr[q + 1]
-        touched[q] = _score_one(q_indices[a:b], q_data[a:b], indptr, rows, vals, acc)
-        _select_reset(acc, k, threshold, hs, hi, out_s[q], out_i[q])
+        if sparse_select:
+            t, m = _score_touched(q_indices[a:b], q_data[a:b], indptr, rows, vals, acc, buf)
+            touched[q] = t
+            if m < buf.shape[0]:
+                _select_touched(acc, buf, m, k, threshold, hs, hi, out_s[q], out_i[q])
+            else:
+                _select_reset(acc, k, threshold, hs, hi, out_s[q], out_i[q])
+        else:
+            touched[q] = _score_one(q_indices[a:b], q_data[a:b], indptr, rows, vals, acc)
+            _select_reset(acc, k, threshold, hs, hi, out_s[q], out_i[q])
 
 
 @njit(cache=True, nogil=True, parallel=True)
