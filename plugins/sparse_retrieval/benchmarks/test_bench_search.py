@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from leanml.sparse_retrieval import expected_flops
+from leanml.sparse_retrieval import SparseIndex, expected_flops
 from leanml.sparse_retrieval._reference import brute_force_topk
 from leanml.sparse_retrieval.peers import make_index
 
