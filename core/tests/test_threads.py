@@ -62,3 +62,29 @@ def test_benchmark_fixtures(tmp_path, env, expect, code):
     )
     assert expect in out.stdout + out.stderr
     assert (out.returncode == 0) == (code == 0), out.stdout + out.stderr
+
+
+def test_set_threads_after_numba_started_its_pool():
+    """Numba refuses a new NUMBA_NUM_THREADS once its pool runs; set_threads must not set it."""
+    pytest.importorskip("numba")
+    code = (
+        "import numba, numpy as np\n"
+        "from leanml.core.threads import numba_pool_started, set_threads\n"
+        "@numba.njit(parallel=True)\n"
+        "def total(x):\n"
+        "    s = 0.0\n"
+        "    for i in numba.prange(x.size):\n"
+        "        s += x[i]\n"
+        "    return s\n"
+        "total(np.ones(10))\n"
+        "assert numba_pool_started()\n"
+        "set_threads(1)\n"
+        "@numba.njit\n"
+        "def inc(x):\n"
+        "    return x + 1\n"
+        "print(inc(1), numba.get_num_threads())\n"
+    )
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2", "NUMBA_CACHE_DIR": "/tmp"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-600:]
+    assert out.stdout.split() == ["2", "1"]

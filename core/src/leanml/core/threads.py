@@ -56,7 +56,8 @@ def set_threads(n: int) -> None:
     capped directly. Numba's pool is not started here, so the process can still fork.
     """
     os.environ["OMP_NUM_THREADS"] = str(n)
-    os.environ["NUMBA_NUM_THREADS"] = str(n)
+    if not numba_pool_started():  # Numba refuses a new pool size once its threads run
+        os.environ["NUMBA_NUM_THREADS"] = str(n)
     _cap(n, start_numba=False)
 
 
