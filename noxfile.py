@@ -31,7 +31,46 @@ constraints makes a CUDA build unresolvable.
 
 Pytest runs with ``--durations=15`` and a per-test ``--timeout`` (pytest-timeout).
 
-Timings (see the table below; 2-core machine, wall seconds as nox reports them).
+Timings: ``bash .ci/run`` in a fresh clone, 2026-11-27, 2-core machine shared with four other
+busy sessions (hence the paired runs), warm ``~/.cache/leanml``, the "after" runs with an empty
+uv cache; wall seconds per session from timestamped logs, 1-min load average start -> end.
+
+    session               before: pip, c185a52        after: this noxfile
+                          pair A       pair B         pair A       pair B      seven plugins
+    load average          7.1 -> 7.4   3.4 -> 2.1     7.4 -> 1.5   2.4 -> 3.4  1.2 -> 1.2
+    lint                  5            3              1            2           0
+    tests-core            62           45             59           37          29
+    tests-pqn_crf         191          71             64           78          41
+    tests-rbf_features    592          467            51           130         65
+    tests-representer     167          44             33           81          21
+    tests-wme             129          63             61           71          51
+    tests-bmp             -            -              -            -           37
+    tests-prune_kd        -            -              -            -           32
+    tests-sparse_retrieval -           -              -            -           24 (1 test failed)
+    integration           233          102            47           74          90
+    whole .ci/run         1382         797            319          475         392
+
+Pair A ran before then after, pair B after then before. The same "before" on an idle machine
+(load 0.3 -> 2.4) took 418 s. "seven plugins" is this noxfile merged with main 0f05053 (core
+0.2) and the three new plugin branches' commits of 18:00 UTC. Per session, venv + installs +
+isolation checks before pytest starts: 30-66 s with pip, 3-17 s with uv under core 0.1 (the
+checks import every plugin), 2-6 s under core 0.2 (lazy loading). What remains is pytest, and
+pytest time is what load inflates (rbf_features' Numba threads and representer's torch threads
+suffer most from oversubscription: 31-592 s for the same suite).
+
+Numba's cache is shared: wme's ``tests/test_kernels.py`` in the integration venv takes 9.0 s
+with the cache the tests-wme venv wrote, 34.1 s with an empty ``NUMBA_CACHE_DIR`` (idle).
+Measured ``demo --quick`` per plugin (own process, warm cache, seven-plugin run): bmp 5.3 s,
+pqn-crf 3.4, prune-kd 14.2, rbf-features 3.7, representer 8.8, sparse-retrieval 11.6, wme 5.3.
+
+Shared test envs per dependency family were not adopted: the install they would save is
+core + plugin[test] editable, 1-4 s with uv's cache, and each plugin still needs its own
+extras-free venv for the isolation check.
+
+Projection for seven plugins: 392 s measured at load ~1.2; the worst load seen here inflated
+the old suite 3.3x (418 -> 1382 s), which would put seven plugins near 22 min; a dedicated
+2-core CI machine should stay near 7 min. Per plugin, pytest is the cost: keep each plugin's
+``pytest tests`` under 3 min on 2 cores and ``demo --quick`` under 60 s (enforced).
 """
 
 from __future__ import annotations
