@@ -25,6 +25,18 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _align_y0(V, s0):
+    """The homogenising coordinate's update: v_0 = s_0 / ||s_0|| (kept if s_0 = 0)."""
+    nrm = 0.0
+    for c in range(s0.shape[0]):
+        nrm += s0[c] * s0[c]
+    if nrm > 0.0:
+        nrm = np.sqrt(nrm)
+        for c in range(s0.shape[0]):
+            V[0, c] = s0[c] / nrm
+
+
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
     """One Gauss-Seidel mixing sweep over the coordinates in ``order`` (0..n), in place.
@@ -55,13 +67,7 @@ def sweep_lowrank(P, w, cdiag, h, V, S, s0, order):
     for t in range(T):
         i = order[t]
         if i == 0:
-            nrm = 0.0
-            for c in range(k):
-                nrm += s0[c] * s0[c]
-            if nrm > 0.0:
-                nrm = np.sqrt(nrm)
-                for c in range(k):
-                    V[0, c] = s0[c] / nrm
+            _align_y0(V, s0)
             have_g = False
             continue
         r = i - 1
@@ -119,13 +125,7 @@ def sweep_dense(C, h, V, s0, order):
     for t in range(order.shape[0]):
         i = order[t]
         if i == 0:
-            nrm = 0.0
-            for c in range(k):
-                nrm += s0[c] * s0[c]
-            if nrm > 0.0:
-                nrm = np.sqrt(nrm)
-                for c in range(k):
-                    V[0, c] = s0[c] / nrm
+            _align_y0(V, s0)
             continue
         r = i - 1
         for c in range(k):
