@@ -90,6 +90,7 @@ import shlex
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import nox
@@ -109,8 +110,14 @@ DEMO_BUDGET_S = 60.0
 #: package-shipped data into an empty ``$LEANML_CACHE``.
 TEST_TOOLS = ("pytest-timeout", "pip")
 
+#: The checks ``ci`` runs: every one but ``integration`` is independent of the others.
+CHECKS = ["lint", "tests-core", *[f"tests-{p}" for p in PLUGINS]]
+#: Checks run at once by ``ci`` (``LEANML_CI_JOBS`` overrides): one per core, at most two,
+#: since most test time is single-threaded Python and Numba suites use two threads.
+CI_JOBS = int(os.environ.get("LEANML_CI_JOBS") or min(2, os.cpu_count() or 1))
+
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests-core", *[f"tests-{p}" for p in PLUGINS], "integration"]
+nox.options.sessions = ["ci"]
 nox.options.error_on_missing_interpreters = True
 
 SESSION_ENV: dict[str, str | None] = {
@@ -290,6 +297,49 @@ def integration(session: nox.Session) -> None:
             over.append(f"{demo} {seconds:.1f} s")
     if over:
         session.error(f"demo --quick over the {DEMO_BUDGET_S:.0f} s budget: {', '.join(over)}")
+
+
+def _run_check(name: str, log_dir: Path, posargs: list[str]) -> tuple[str, int, float]:
+    """One check in its own ``nox`` process, its output in ``log_dir/<name>.log``."""
+    cmd = [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-s", name]
+    if posargs:
+        cmd += ["--", *posargs]
+    t0 = time.perf_counter()
+    with open(log_dir / f"{name}.log", "wb") as log:
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+    return name, rc, time.perf_counter() - t0
+
+
+@nox.session(venv_backend="none")
+def ci(session: nox.Session) -> None:
+    """The default run: lint, tests-core, tests-<plugin>... CI_JOBS at a time, then integration.
+
+    Each check is its own ``nox -s`` process (its own venv, as when run alone); its log is
+    printed whole when it ends, so logs never interleave. ``integration`` runs last and alone:
+    its demos are timed against a budget and reuse the Numba cache the test sessions wrote.
+    """
+    log_dir = ROOT / ".nox" / "ci-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    session.log(f"{len(CHECKS)} checks, {CI_JOBS} at a time; logs in {log_dir}")
+    results = []
+    with ThreadPoolExecutor(max_workers=CI_JOBS) as pool:
+        runs = [pool.submit(_run_check, name, log_dir, session.posargs) for name in CHECKS]
+        for done in as_completed(runs):
+            name, rc, seconds = done.result()
+            print((log_dir / f"{name}.log").read_text(errors="replace"), flush=True)
+            session.log(f"{name}: {'ok' if rc == 0 else f'FAILED (rc {rc})'} in {seconds:.0f} s")
+            results.append((name, rc, seconds))
+    if not any(rc for _, rc, _ in results):
+        results.append(_run_check("integration", log_dir, session.posargs))
+        print((log_dir / "integration.log").read_text(errors="replace"), flush=True)
+    for name, rc, seconds in results:
+        session.log(f"{name:<28}{'ok' if rc == 0 else 'FAILED':<8}{seconds:6.0f} s")
+    failed = [name for name, rc, _ in results if rc]
+    if failed:
+        session.error(
+            f"failed: {', '.join(failed)}"
+            + ("" if len(results) > len(CHECKS) else "; integration not run")
+        )
 
 
 @nox.session
