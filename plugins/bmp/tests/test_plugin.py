@@ -38,10 +38,10 @@ def test_registers_everything_and_imports_nothing_heavy() -> None:
     assert out.stdout.strip() == "[]"
     assert set(MODELS) == {
         "bmp",
-        "tensorly-cp",
-        "tensorly-nn-cp",
-        "tensorly-tucker",
-        "sklearn-nmf-unfold",
+        "peer-tensorly-cp",
+        "peer-tensorly-nn-cp",
+        "peer-tensorly-tucker",
+        "peer-sklearn-nmf-unfold",
     }
     assert {"bmp-mixing", "bmp-exhaustive", "bmp-sdp-scs", "bmp-anneal"} <= {
         s.name for s in PLUGINS.solvers
@@ -111,7 +111,7 @@ def test_run_and_compare_through_the_core(tmp_path) -> None:
             "-d",
             "digits-tensor",
             "--models",
-            "bmp,tensorly-cp,sklearn-nmf-unfold",
+            "bmp,peer-tensorly-cp,peer-sklearn-nmf-unfold",
             "-m",
             "relative_error",
             "-p",

@@ -30,10 +30,10 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         )
     )
     peers = [
-        ("tensorly-cp", "TensorLy parafac (CP-ALS), rank R", "CPPeer"),
-        ("tensorly-nn-cp", "TensorLy non_negative_parafac, rank R", "nonneg_cp"),
-        ("tensorly-tucker", "TensorLy tucker (HOOI), ranks (r, ..., r)", "TuckerPeer"),
-        ("sklearn-nmf-unfold", "scikit-learn NMF on the mode-1 unfolding, rank R", "NMFPeer"),
+        ("peer-tensorly-cp", "TensorLy parafac (CP-ALS), rank R", "CPPeer"),
+        ("peer-tensorly-nn-cp", "TensorLy non_negative_parafac, rank R", "nonneg_cp"),
+        ("peer-tensorly-tucker", "TensorLy tucker (HOOI), ranks (r, ..., r)", "TuckerPeer"),
+        ("peer-sklearn-nmf-unfold", "scikit-learn NMF on the mode-1 unfolding, rank R", "NMFPeer"),
     ]
     for name, summary, attr in peers:
         register(
