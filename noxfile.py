@@ -126,6 +126,10 @@ SESSION_ENV: dict[str, str | None] = {
     "TRANSFORMERS_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
     "MPLBACKEND": "Agg",
+    # GNU OpenMP (torch's and Numba's threading layer here) spins at barriers by default: with
+    # two sessions sharing two cores a spinning thread holds the core its partner needs.
+    # rbf_features' L1 and ridge solver tests at load 15: over 300 s spinning, 76 s passive.
+    "OMP_WAIT_POLICY": "PASSIVE",
     # a developer's plugin selection would falsify the {core, plugin} checks
     "LEANML_PLUGINS": None,
     "LEANML_DISABLE_PLUGINS": None,
