@@ -142,18 +142,15 @@ def test_estimators_outside_leanml_travel_unchanged():
     assert pickle.loads(pickle.dumps(prepare_for_workers(LogisticRegression()))) is not None
 
 
-def test_killed_worker_is_survived(data, tmp_path):
+def test_killed_worker_is_survived(client, data, tmp_path):
+    """Last in the module: it kills one of the shared cluster's workers (the nanny restarts it)."""
     X, y = data
     model = LogisticRegression().fit(X, y)
-    expected = model.predict_proba(X)
-    with loopback_cluster(2, timeout=60) as client:
-        parts = slow_partitions(X, 6, delay=0.5, marker_dir=tmp_path)
-        future = client.submit(lambda: None)  # warm the connection before timing the kill
-        future.result(timeout=30)
-        futures = partitioned(model, "predict_proba", parts, client, gather=False)
-        killed = kill_busy_worker(client, timeout=30)
-        client.wait_for_workers(1, timeout=30)
-        got = np.concatenate(client.gather(futures))
-        assert killed not in client.run(__import__("os").getpid).values()
-    np.testing.assert_array_equal(got, expected)
+    parts = slow_partitions(X, 6, delay=0.5, marker_dir=tmp_path)
+    futures = partitioned(model, "predict_proba", parts, client, gather=False)
+    killed = kill_busy_worker(client, timeout=30)
+    got = np.concatenate(client.gather(futures))
+    client.wait_for_workers(2, timeout=60)
+    assert killed not in client.run(__import__("os").getpid).values()
+    np.testing.assert_array_equal(got, model.predict_proba(X))
     assert restarted_partitions(tmp_path), "the killed worker was not running a partition"
