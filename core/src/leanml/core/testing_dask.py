@@ -18,7 +18,13 @@ from typing import Any
 
 from .dask import _split, dask_client
 
-__all__ = ["kill_busy_worker", "loopback_cluster", "restarted_partitions", "slow_partitions"]
+__all__ = [
+    "kill_busy_worker",
+    "loopback_cluster",
+    "restarted_partitions",
+    "slow_partitions",
+    "slowed",
+]
 
 
 @contextmanager
@@ -40,17 +46,19 @@ def _slow(part: Any, index: int, delay: float, marker_dir: str) -> Any:
     return part
 
 
+def slowed(parts: list[Any], delay: float, marker_dir: str | Path) -> list[Any]:
+    """Each partition (any value or Delayed) as a Delayed that takes ``delay`` s to load."""
+    from dask import delayed
+
+    return [delayed(_slow, pure=False)(p, i, delay, str(marker_dir)) for i, p in enumerate(parts)]
+
+
 def slow_partitions(X: Any, n_partitions: int, delay: float, marker_dir: str | Path) -> list[Any]:
     """X split into ``n_partitions`` Delayed partitions that each take ``delay`` s to load.
 
     Pass the list as ``X`` to :func:`leanml.core.dask.partitioned`.
     """
-    from dask import delayed
-
-    return [
-        delayed(_slow, pure=False)(part, i, delay, str(marker_dir))
-        for i, part in enumerate(_split(X, n_partitions))
-    ]
+    return slowed(_split(X, n_partitions), delay, marker_dir)
 
 
 def restarted_partitions(marker_dir: str | Path) -> list[int]:
