@@ -154,3 +154,11 @@ def test_killed_worker_is_survived(client, data, tmp_path):
     assert killed not in client.run(__import__("os").getpid).values()
     np.testing.assert_array_equal(got, model.predict_proba(X))
     assert restarted_partitions(tmp_path), "the killed worker was not running a partition"
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    from leanml.core.dask import dask_client
+
+    with pytest.raises(ParameterError, match="cannot reach the Dask scheduler"):
+        with dask_client("tcp://127.0.0.1:9", timeout=2):
+            pass

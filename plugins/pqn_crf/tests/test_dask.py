@@ -49,7 +49,7 @@ def test_crf_partitioned_equals_one_process(client, crf):
     model, Xt = crf
     got = partitioned(model, "predict", Xt, client, n_partitions=7)
     ref = model.predict(Xt)
-    assert len(got) == len(ref) and all(np.array_equal(a, b) for a, b in zip(got, ref))
+    assert all(np.array_equal(a, b) for a, b in zip(got, ref, strict=True))
     marg = partitioned(model, "predict_marginals_array", Xt, client, n_partitions=3)
     for a, b in zip(marg, model.predict_marginals_array(Xt), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)

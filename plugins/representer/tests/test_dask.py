@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import threading
 
-import numpy as np
 import pytest
 import torch
 
 from leanml.core import ParameterError
-from leanml.core.testing_dask import kill_busy_worker, loopback_cluster, restarted_partitions, slowed
+from leanml.core.testing_dask import (
+    kill_busy_worker,
+    loopback_cluster,
+    restarted_partitions,
+    slowed,
+)
 from leanml.representer import RepresenterExplainer
 from leanml.representer._dask import explain_partitioned, training_partitions
 
@@ -43,7 +47,7 @@ def test_partitioned_topk_equals_explain(client, explainer, digits, n_partitions
     _, _, Xte = digits
     X = torch.as_tensor(Xte[:12], dtype=torch.float32)
     parts = training_partitions(explainer, n_partitions)
-    for target, k in [(None, 5), (3, 1), (list(range(10)) + [0, 1], 7)]:
+    for target, k in [(None, 5), (3, 1), ([*list(range(10)), 0, 1], 7)]:
         got = explain_partitioned(explainer, X, client, target, k, parts, timeout=60)
         _same(got, explainer.explain(X, target, k))
     # the decomposition the top-k is taken from: logits rebuilt from every training row

@@ -23,6 +23,7 @@ when a worker dies. What this module adds is small:
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 #: Seconds to wait for a scheduler or for workers to come up.
-CONNECT_TIMEOUT = 60
+CONNECT_TIMEOUT = 30
 
 
 def _require() -> None:
@@ -93,9 +94,9 @@ def dask_client(
     ----------
     scheduler
         ``"local:N"``: a ``LocalCluster`` of N worker processes, one thread each, listening
-        on 127.0.0.1 only (scheduler, workers and HTTP endpoints). Otherwise the address of a running
-        scheduler (``dask scheduler`` / ``dask worker ADDRESS`` on the machines, or any Dask
-        deployment: Kubernetes, SLURM via dask-jobqueue, ...).
+        on 127.0.0.1 only (scheduler, workers and HTTP endpoints). Otherwise the address of
+        a running scheduler (``dask scheduler`` / ``dask worker ADDRESS`` on the machines,
+        or any Dask deployment: Kubernetes, SLURM via dask-jobqueue, ...).
     memory_limit
         Per-worker memory limit of a local cluster (Dask's ``"auto"`` splits the machine's
         memory evenly); ignored for an address, where the workers were started with theirs.
@@ -107,7 +108,13 @@ def dask_client(
 
     address, n_workers = parse_scheduler(scheduler)
     if n_workers is None:
-        with Client(address, timeout=timeout) as client:
+        try:
+            client = Client(address, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ParameterError(
+                f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s ({exc})"
+            ) from None
+        with client:
             yield client
         return
     with (
@@ -199,7 +206,7 @@ def _split(X: Any, n_partitions: int) -> list[Any]:
     if n == 0:
         raise ParameterError("no rows to process")
     bounds = np.linspace(0, n, min(n_partitions, n) + 1).round().astype(int)
-    return [X[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [X[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _partitions(X: Any, client: Any, n_partitions: int | None) -> list[Any]:
@@ -300,4 +307,3 @@ def partitioned(
         return futures
     wait(futures, timeout=timeout)
     return _combine(client.gather(futures))
-
