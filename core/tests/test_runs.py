@@ -256,3 +256,31 @@ def test_no_fork_once_numba_threads_started(test_plugins, monkeypatch):
     with pytest.warns(RuntimeWarning, match="thread pools"):
         record = run_model(spec, data, [metric])
     assert "in process" in record.memory_method
+
+
+# 6. Predictions partitioned on a Dask cluster -------------------------------------------------
+
+
+@pytest.mark.timeout(180)
+def test_run_with_dask_records_the_cluster(test_plugins, plugin_dir, tmp_path, monkeypatch):
+    # the worker processes import the test plugin's model class from the same directory
+    monkeypatch.setenv("PYTHONPATH", str(plugin_dir.path))
+    plain = invoke("--out", str(tmp_path / "plain"), "run", "centroid", "-d", "wine")
+    assert plain.exit_code == 0, plain.output
+    result = invoke(
+        "--out", str(tmp_path), "run", "centroid", "-d", "wine", "--repeat", "1",
+        "--dask", "local:2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.glob("run-centroid-wine-*.json")
+    record = strict_json(path)
+    assert record["dask"]["requested"] == "local:2" and record["dask"]["n_workers"] == 2
+    assert record["dask"]["scheduler"].startswith("tcp://127.0.0.1:")
+    (ref,) = (tmp_path / "plain").glob("run-centroid-wine-*.json")
+    assert record["metrics"] == strict_json(ref)["metrics"]
+    assert strict_json(ref)["dask"] is None
+
+
+def test_bad_dask_scheduler_is_one_line(test_plugins):
+    line = one_line_error(invoke("run", "centroid", "-d", "wine", "--dask", "local:0"))
+    assert "local:N" in line

@@ -11,7 +11,8 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -347,6 +348,13 @@ _FORMAT = click.option(
     type=click.Choice(sorted(set(FILE_FORMATS.values()))),
     help="File format when the suffix does not say it.",
 )
+_DASK = click.option(
+    "--dask",
+    "dask_scheduler",
+    metavar="SCHEDULER",
+    help="Predict partitioned on a Dask cluster: a scheduler address (tcp://host:8786) or "
+    "local:N for N local worker processes. Needs leanml-core[dask].",
+)
 _REPEAT = click.option(
     "--repeat",
     type=click.IntRange(min=1),
@@ -354,6 +362,19 @@ _REPEAT = click.option(
     show_default=True,
     help="Timed runs per model after an untimed warm-up; medians and the fastest are shown.",
 )
+
+
+@contextmanager
+def _cluster(scheduler: str | None) -> Iterator[Any]:
+    """A Dask client for ``--dask`` (closed on exit), or ``None`` without it."""
+    if scheduler is None:
+        yield None
+        return
+    from .dask import dask_client, parse_scheduler
+
+    parse_scheduler(scheduler)  # a malformed value is a usage error before anything starts
+    with dask_client(scheduler) as client:
+        yield client
 
 
 def _record_rows(
@@ -383,6 +404,7 @@ def _record_rows(
 @_TASK
 @_FORMAT
 @_REPEAT
+@_DASK
 @click.pass_obj
 def run_cmd(
     settings: Settings,
@@ -395,6 +417,7 @@ def run_cmd(
     task: str | None,
     fmt: str | None,
     repeat: int,
+    dask_scheduler: str | None,
 ) -> None:
     """Fit MODEL on the train split of a data set, evaluate on its test split."""
     plugins = get_plugins()
@@ -403,16 +426,22 @@ def run_cmd(
     if solver is not None:
         kwargs = {**solver_params(spec, plugins.solvers.get(solver).name), **kwargs}
     data = _load(plugins, dataset, settings, max_train, task, fmt)
-    record = run_model(
-        spec,
-        data,
-        _metrics_for(plugins, metric, data.task),
-        kwargs,
-        settings.seed,
-        settings.threads,
-        repeat,
-        command=settings.command,
-    )
+    metrics = _metrics_for(plugins, metric, data.task)
+    with _cluster(dask_scheduler) as client:
+        record = run_model(
+            spec,
+            data,
+            metrics,
+            kwargs,
+            settings.seed,
+            settings.threads,
+            repeat,
+            command=settings.command,
+            isolate=False if client is not None else None,
+            client=client,
+        )
+    if record.dask is not None:
+        record.dask["requested"] = dask_scheduler
     cols, rows = _record_rows([record], with_ratios=False)
     print_table(f"{model} on {data.name}", cols, rows)
     path = write_record(settings.out, ("run", model, data.name), record.to_dict())
@@ -435,6 +464,7 @@ def run_cmd(
 @_TASK
 @_FORMAT
 @_REPEAT
+@_DASK
 @click.option("--plot", is_flag=True, help="Save a quality-versus-time figure (matplotlib).")
 @click.pass_obj
 def compare_cmd(
@@ -447,6 +477,7 @@ def compare_cmd(
     task: str | None,
     fmt: str | None,
     repeat: int,
+    dask_scheduler: str | None,
     plot: bool,
 ) -> None:
     """Run several models on one data set in one process, side by side."""
@@ -467,17 +498,23 @@ def compare_cmd(
                 per_model[n][key] = value
     data = _load(plugins, dataset, settings, max_train, task, fmt)
     metrics = _metrics_for(plugins, metric, data.task)
-    records = compare(
-        specs,
-        data,
-        metrics,
-        per_model,
-        settings.seed,
-        settings.threads,
-        console.progress,
-        repeat,
-        command=settings.command,
-    )
+    with _cluster(dask_scheduler) as client:
+        records = compare(
+            specs,
+            data,
+            metrics,
+            per_model,
+            settings.seed,
+            settings.threads,
+            console.progress,
+            repeat,
+            command=settings.command,
+            isolate=False if client is not None else None,
+            client=client,
+        )
+    for rec in records:
+        if rec.dask is not None:
+            rec.dask["requested"] = dask_scheduler
     cols, rows = _record_rows(records, with_ratios=True)
     print_table(f"compare on {data.name} (ratios to {names[0]})", cols, rows)
     payload = {"dataset": data.summary(), "runs": [r.to_dict() for r in records]}

@@ -222,6 +222,7 @@ class RunRecord:
     cpu: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     ratios: dict[str, float | None] = field(default_factory=dict)
+    dask: dict[str, Any] | None = None
 
     @property
     def seconds(self) -> float:
@@ -445,11 +446,13 @@ class _Worker:
         seed: int,
         threads: int | None = None,
         fork_rss: int | None = None,
+        client: Any = None,
     ) -> None:
         if threads is not None:  # in a forked child: its own pools, started here
             set_threads(threads)
         self.spec, self.dataset, self.metrics = spec, dataset, metrics
         self.params, self.seed, self.fork_rss = params, seed, fork_rss
+        self.client = client
         self.fits: list[float] = []
         self.predicts: list[float] = []
         self.last: tuple[Any, Any] | None = None
@@ -460,13 +463,21 @@ class _Worker:
             try:
                 warm = _build(spec, params, seed)
                 warm.fit(take_rows(dataset.X_train, rows), take_rows(dataset.y_train, rows))
-                warm.predict(take_rows(dataset.X_test, np.arange(min(dataset.n_test, 64))))
+                self._predict(warm, take_rows(dataset.X_test, np.arange(min(dataset.n_test, 64))))
                 self.warmup = f"fit + predict on {len(rows)} training rows"
             except LeanmlError:
                 raise
             except Exception as exc:  # a slice too small for this model: time it cold
                 self.warmup = f"skipped ({type(exc).__name__} on {len(rows)} rows)"
         self.base = _rss_bytes() if fork_rss is not None and _reset_high_water() else None
+
+    def _predict(self, est: Any, X: Any) -> Any:
+        """``est.predict(X)``, partitioned on the Dask cluster when there is one."""
+        if self.client is None:
+            return est.predict(X)
+        from .dask import partitioned
+
+        return partitioned(est, "predict", X, self.client)
 
     @contextmanager
     def _stage(self, stage: str) -> Iterator[None]:
@@ -484,7 +495,7 @@ class _Worker:
             est.fit(self.dataset.X_train, self.dataset.y_train)
             t1 = time.perf_counter()
         with self._stage("predict"):
-            y_pred = est.predict(self.dataset.X_test)
+            y_pred = self._predict(est, self.dataset.X_test)
             t2 = time.perf_counter()
         self.fits.append(t1 - t0)
         self.predicts.append(t2 - t1)
@@ -585,8 +596,8 @@ class _ChildRunner:
 class _InProcessRunner:
     """The same protocol in this process; memory sampled from ``/proc`` around each run."""
 
-    def __init__(self, args: tuple[Any, ...], name: str) -> None:
-        self.worker = _Worker(*args)
+    def __init__(self, args: tuple[Any, ...], name: str, client: Any = None) -> None:
+        self.worker = _Worker(*args, client=client)
         self.peak: float | None = None
 
     def run_once(self) -> None:
@@ -627,18 +638,21 @@ def _measure_all(
     repeat: int,
     isolate: bool,
     progress: Any,
+    client: Any = None,
 ) -> list[dict[str, Any]]:
     """Warm every model up, then time them in interleaved rounds.
 
     Round ``r`` runs model 1, model 2, ... once each, one at a time, so a burst of load on a
     shared machine falls on every model alike instead of on whichever ran during it.
     """
-    runner_type = _ChildRunner if isolate else _InProcessRunner
     runners: list[Any] = []
     try:
         for spec, params in jobs:
             args = (spec, dataset, metrics, params, seed, threads)
-            runners.append(runner_type(args, spec.name))
+            if isolate:
+                runners.append(_ChildRunner(args, spec.name))
+            else:
+                runners.append(_InProcessRunner(args, spec.name, client))
         for _ in progress(range(repeat), f"timing on {dataset.name}"):
             for runner in runners:
                 runner.run_once()
@@ -691,6 +705,7 @@ def run_model(
     repeat: int = 1,
     isolate: bool | None = None,
     command: Sequence[str] | None = None,
+    client: Any = None,
 ) -> RunRecord:
     """Fit ``spec`` on the train split, predict the test split, score and time it.
 
@@ -711,6 +726,10 @@ def run_model(
         Run in a forked child process (default: where ``fork`` exists).
     command
         The command line to record (default ``sys.argv``).
+    client
+        A ``distributed.Client``: predictions run partitioned on its cluster
+        (:func:`leanml.core.dask.partitioned`), the fit in this process; the run is then not
+        forked (a child of a process with a cluster connection is not safe to fork).
 
     Raises
     ------
@@ -732,6 +751,7 @@ def run_model(
         repeat,
         isolate,
         command,
+        client,
     )[0]
 
 
@@ -746,6 +766,7 @@ def compare(
     repeat: int = 1,
     isolate: bool | None = None,
     command: Sequence[str] | None = None,
+    client: Any = None,
 ) -> list[RunRecord]:
     """Run every model on the same split; ratios are to the first model's figures.
 
@@ -754,7 +775,8 @@ def compare(
     fit + predict over the first model's fastest: on a shared machine the minimum is the
     most repeatable figure; the median is recorded beside it) and, for each metric, the
     value over the first model's value (``None`` where undefined). ``params`` is keyed by
-    model name; ``progress(iterable, description)`` wraps the timing rounds.
+    model name; ``progress(iterable, description)`` wraps the timing rounds. ``client``: as
+    in :func:`run_model`.
     """
     params = params or {}
     if repeat < 1:
@@ -764,6 +786,10 @@ def compare(
         _check_compatible(spec, dataset, metrics)
         check_params(spec, params.get(spec.name, {}))
         jobs.append((spec, dict(params.get(spec.name, {}))))
+    if client is not None:
+        if isolate:
+            raise ParameterError("runs on a Dask cluster are not forked: pass isolate=False")
+        isolate = False
     if isolate is None:
         isolate = can_isolate()
         if not isolate:
@@ -775,11 +801,17 @@ def compare(
                 stacklevel=2,
             )
     wrap = progress or (lambda it, _desc: it)
-    results = _measure_all(jobs, dataset, metrics, seed, threads, repeat, isolate, wrap)
+    results = _measure_all(jobs, dataset, metrics, seed, threads, repeat, isolate, wrap, client)
     records = [
         _record(spec, p, dataset, result, seed, threads, repeat, command)
         for (spec, p), result in zip(jobs, results, strict=True)
     ]
+    if client is not None:
+        from .dask import describe
+
+        cluster = {**describe(client), "runs": "fit in this process, predict partitioned"}
+        for rec in records:
+            rec.dask = cluster
     base = records[0]
     for rec in records:
         best = base.best_seconds

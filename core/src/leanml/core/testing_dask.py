@@ -1,0 +1,85 @@
+"""Test helpers for the Dask adapters: a bounded loopback cluster and a worker killed mid-run.
+
+Used by the core's and the plugins' ``tests/test_dask.py``: the same partitions are computed
+once in one process and once on a 2-worker ``LocalCluster`` (loopback only), and once more
+while one worker is killed (``SIGKILL``) in the middle of a task, which Dask must rerun.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .dask import _split, dask_client
+
+__all__ = [
+    "kill_busy_worker",
+    "loopback_cluster",
+    "restarted_partitions",
+    "slow_partitions",
+    "slowed",
+]
+
+
+@contextmanager
+def loopback_cluster(n_workers: int = 2, timeout: float = 60) -> Iterator[Any]:
+    """A client of ``n_workers`` single-threaded process workers on 127.0.0.1, closed on exit.
+
+    Every wait is bounded by ``timeout`` seconds; a worker limit of 1 GiB keeps a runaway
+    test from taking the machine.
+    """
+    with dask_client(f"local:{n_workers}", memory_limit="1GiB", timeout=timeout) as client:
+        yield client
+
+
+def _slow(part: Any, index: int, delay: float, marker_dir: str) -> Any:
+    # the marker is written as the task starts: a partition rerun after its worker died
+    # leaves two markers
+    Path(marker_dir, f"{index}-{os.getpid()}-{time.monotonic_ns()}").touch()
+    time.sleep(delay)
+    return part
+
+
+def slowed(parts: list[Any], delay: float, marker_dir: str | Path) -> list[Any]:
+    """Each partition (any value or Delayed) as a Delayed that takes ``delay`` s to load."""
+    from dask import delayed
+
+    return [delayed(_slow, pure=False)(p, i, delay, str(marker_dir)) for i, p in enumerate(parts)]
+
+
+def slow_partitions(X: Any, n_partitions: int, delay: float, marker_dir: str | Path) -> list[Any]:
+    """X split into ``n_partitions`` Delayed partitions that each take ``delay`` s to load.
+
+    Pass the list as ``X`` to :func:`leanml.core.dask.partitioned`.
+    """
+    return slowed(_split(X, n_partitions), delay, marker_dir)
+
+
+def restarted_partitions(marker_dir: str | Path) -> list[int]:
+    """Partitions of :func:`slow_partitions` that started more than once."""
+    starts = Counter(int(p.name.split("-")[0]) for p in Path(marker_dir).iterdir())
+    return sorted(i for i, n in starts.items() if n > 1)
+
+
+def kill_busy_worker(client: Any, settle: float = 0.3, timeout: float = 30) -> int:
+    """SIGKILL a worker process while it runs a task; return its pid.
+
+    Waits (at most ``timeout`` s) until some worker has a task in progress, lets it run for
+    ``settle`` s, then kills that worker's process. Loopback clusters only (the pid is local).
+    """
+    pids = client.run(os.getpid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [w for w, keys in client.processing().items() if keys and w in pids]
+        if busy:
+            time.sleep(settle)
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            return pids[busy[0]]
+        time.sleep(0.02)
+    raise TimeoutError(f"no worker was busy within {timeout} s")
