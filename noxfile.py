@@ -237,7 +237,7 @@ def lint(session: nox.Session) -> None:
 def tests_core(session: nox.Session) -> None:
     """Core alone: unit tests of the contract, CLI, data layer and metrics."""
     _setup(session)
-    _install(session, *_editable(ROOT / "core", extras="test,plot"), *TEST_TOOLS)
+    _install(session, *_editable(ROOT / "core", extras="test,plot,dask"), *TEST_TOOLS)
     _expect_plugins(session, {"core"}, "core alone")
     session.chdir(ROOT / "core")
     _pytest(session, "tests")
@@ -256,7 +256,13 @@ def _plugin_session(plugin: str) -> None:
         _uninstall(session, dist)
         _expect_plugins(session, {"core"}, f"after uninstalling {dist}")
         # Tests: editable, so the Numba cache is shared with the other sessions.
-        _install(session, *_editable(ROOT / "core"), *_editable(src, extras="test"), *TEST_TOOLS)
+        # core[dask]: the plugins' tests/test_dask.py run their models on a LocalCluster.
+        _install(
+            session,
+            *_editable(ROOT / "core", extras="dask"),
+            *_editable(src, extras="test"),
+            *TEST_TOOLS,
+        )
         session.chdir(src)
         _pytest(session, "tests")
         if Path("benchmarks").is_dir():
@@ -277,7 +283,7 @@ for _plugin in PLUGINS:
 def _install_everything(session: nox.Session) -> None:
     _install(
         session,
-        *_editable(ROOT / "core", extras="test,plot"),
+        *_editable(ROOT / "core", extras="test,plot,dask"),
         *_editable(*(ROOT / "plugins" / p for p in PLUGINS), extras="test"),
         *TEST_TOOLS,
     )
