@@ -284,3 +284,16 @@ def test_run_with_dask_records_the_cluster(test_plugins, plugin_dir, tmp_path, m
 def test_bad_dask_scheduler_is_one_line(test_plugins):
     line = one_line_error(invoke("run", "centroid", "-d", "wine", "--dask", "local:0"))
     assert "local:N" in line
+
+
+def test_a_string_default_also_takes_numbers_but_not_booleans():
+    from leanml.core import ModelSpec, ParameterError
+    from leanml.core.compare import check_params
+
+    svc = ModelSpec(name="svc", summary="SVC", factory="sklearn.svm:SVC")
+    assert check_params(svc, {"gamma": 0.5}) == {"gamma": 0.5}
+    assert check_params(svc, {"gamma": "auto"}) == {"gamma": "auto"}
+    with pytest.raises(ParameterError, match="parameter gamma expects a str"):
+        check_params(svc, {"gamma": True})
+    with pytest.raises(ParameterError, match="parameter C expects a float"):
+        check_params(svc, {"C": "abc"})

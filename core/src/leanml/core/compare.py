@@ -277,7 +277,8 @@ def _type_ok(value: Any, default: Any) -> bool:
     if isinstance(default, (int, float)):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if isinstance(default, str):
-        return isinstance(value, str)
+        # a string default is often a mode beside numbers: gamma="scale" or gamma=0.1
+        return isinstance(value, (str, int, float)) and not isinstance(value, bool)
     return True
 
 
