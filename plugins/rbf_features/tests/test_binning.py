@@ -208,3 +208,14 @@ def test_auto_sigma_is_a_quarter_of_the_median_l1_distance(digits_X):
     assert RandomBinningFeatures(8, random_state=1).fit(digits_X).sigma_ == rb.sigma_
     assert RandomBinningFeatures(8).fit(digits_X * 10).sigma_ == pytest.approx(10 * rb.sigma_)
     assert median_l1_sigma(np.ones((5, 3))) == 1.0  # no scale in the data
+
+
+@pytest.mark.parametrize("seed", [3, None])
+def test_pickle_round_trip_gives_the_same_features(digits_X, seed):
+    import pickle
+
+    rb = RandomBinningFeatures(32, sigma=4.0, random_state=seed).fit(digits_X[:300])
+    blob = pickle.dumps(rb)
+    back = pickle.loads(blob)
+    assert np.array_equal(back.transform_ids(digits_X), rb.transform_ids(digits_X))
+    assert ("_aT" in rb.__getstate__()) == (seed is None)  # a seed redraws the grids

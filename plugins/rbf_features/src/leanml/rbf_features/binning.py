@@ -191,6 +191,19 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
             PT[:, r] = rng.integers(0, 2**63, size=d, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
         self._aT, self._bT, self._PT = aT, bT, PT
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())  # a copy: it may be the live __dict__
+        if isinstance(self.random_state, (int, np.integer)):
+            # redrawn from the seed on unpickling: a third of a model's size at d = 784
+            for key in ("_aT", "_bT", "_PT"):
+                state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "n_columns_" in state and "_aT" not in state:
+            self._draw_grids(self.n_features_in_)
+
     @property
     def grid_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(a, b, P)``, each (R, d): bin index floor(x_j a_rj - b_rj), hash multipliers P."""
