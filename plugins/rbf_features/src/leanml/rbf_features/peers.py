@@ -7,9 +7,9 @@
   gamma="scale")`` (LIBSVM's fast native path; small data only).
 
 The Laplacian peers take ``sigma`` in RB's convention (``None`` or ``"auto"``: the same
-median-distance bandwidth as RB) and convert it to scikit-learn's ``gamma = 1/sigma``. ``LinearSVC`` solves
-the same hinge-loss dual as RB's solver; ``tol`` is passed through so that benchmarks can
-give every method the same stopping tolerance.
+median-distance bandwidth as RB) and convert it to scikit-learn's ``gamma = 1/sigma``.
+``LinearSVC`` solves the same hinge-loss dual as RB's solver; ``tol`` is passed through so
+that benchmarks can give every method the same stopping tolerance.
 """
 
 from __future__ import annotations
