@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from leanml.core import InputError, ParameterError
 
 from . import _kernels
+from ._parallel import serial_below
 from .bandwidth import median_l1_sigma
 
 __all__ = ["KERNELS", "RandomBinningFeatures", "kernel_matrix", "sample_widths"]
@@ -279,7 +280,7 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features) or CSR matrix
         y : ignored
         """
-        self._fit_ids(X)
+        self.fit_transform_ids(X)
         return self
 
     def transform_ids(self, X: Any) -> np.ndarray:
@@ -295,12 +296,17 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         X = _validate_X(X, self.n_features_in_)
         self._check_range(X)
         cols = np.empty((X.shape[0], int(self.n_grids)), dtype=self._id_dtype)
-        _kernels.transform_bins(self._keys(X), self.grid_offsets_[:-1], *self._tables, cols)
+        with serial_below(X.shape[0] * X.shape[1] * int(self.n_grids)):
+            _kernels.transform_bins(self._keys(X), self.grid_offsets_[:-1], *self._tables, cols)
         return cols
 
     def fit_transform_ids(self, X: Any) -> np.ndarray:
         """``fit(X)`` then the compact column ids of the training rows (no second binning)."""
-        return self._fit_ids(X)
+        shape = getattr(X, "shape", (0, 0))
+        R = self.n_grids if isinstance(self.n_grids, (int, np.integer)) else 1  # checked later
+        work = shape[0] * (shape[1] if len(shape) > 1 else 1) * int(R)
+        with serial_below(work):
+            return self._fit_ids(X)
 
     def ids_to_csr(self, cols: np.ndarray) -> sp.csr_matrix:
         """The n x D CSR matrix of a compact id array (entries 1/sqrt(R), -1 dropped)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from leanml.core import InputError, ParameterError
 from leanml.core.threads import thread_limits
 
 from . import solvers
+from ._parallel import serial_below
 from .binning import RandomBinningFeatures, _validate_X
 from .solvers import RBDesign
 
@@ -52,12 +55,20 @@ class _RBBase(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def _threads(self) -> Any:
-        if self.n_jobs is None:
-            return _Null()
-        if not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs < 1:
+    @contextmanager
+    def _threads(self, X: Any, n_targets: int = 1) -> Iterator[None]:
+        """``n_jobs`` threads, or one when the work is too small for parallel regions."""
+        if self.n_jobs is not None and (
+            not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs < 1
+        ):
             raise ParameterError(f"n_jobs must be None or an integer >= 1, got {self.n_jobs!r}")
-        return thread_limits(int(self.n_jobs))
+        R = self.n_grids if isinstance(self.n_grids, (int, np.integer)) else 1  # checked later
+        work = X.shape[0] * int(R) * max(X.shape[1], n_targets)
+        with ExitStack() as stack:
+            if self.n_jobs is not None:
+                stack.enter_context(thread_limits(int(self.n_jobs)))
+            stack.enter_context(serial_below(work))
+            yield
 
     def _check_Xyw(self, X: Any, y: Any, sample_weight: Any) -> tuple[Any, np.ndarray, Any]:
         X = _validate_X(X)
@@ -113,14 +124,6 @@ class _RBBase(BaseEstimator):
     def _design(self, X: Any) -> RBDesign:
         check_is_fitted(self, "binning_")
         return RBDesign(self.binning_.transform_ids(X), self.binning_.grid_offsets_)
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def _why_not_same_grids(
@@ -275,10 +278,10 @@ class RBClassifier(ClassifierMixin, _RBBase):
             sample_weight = cw if sample_weight is None else sample_weight * cw
         key = _fingerprint(X, y, *(() if sample_weight is None else (sample_weight,)))
         old_coef, old_dual = getattr(self, "coef_", None), getattr(self, "_dual", None)
-        with self._threads():
+        K = 1 if len(classes) == 2 else len(classes)
+        with self._threads(X, K):
             design, carry, same_rows = self._fit_design(X, key)
             self.classes_ = classes
-            K = 1 if len(classes) == 2 else len(classes)
             targets = np.where(encoded[None, :] == (np.arange(K)[:, None] + (K == 1)), 1.0, -1.0)
             kw: dict[str, Any] = {"max_iter": self.max_iter, "sample_weight": sample_weight}
             if self.tol is not None:
@@ -324,7 +327,8 @@ class RBClassifier(ClassifierMixin, _RBBase):
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Margins w.z(x): shape (n,) for two classes, (n, K) otherwise."""
-        with self._threads():
+        X = _validate_X(X)
+        with self._threads(X, self.coef_.shape[1]):
             design = self._design(X)
             scores = np.stack([design.dot(self.coef_[:, k]) for k in range(self.coef_.shape[1])], 1)
         return scores[:, 0] if len(self.classes_) == 2 else scores
@@ -423,7 +427,7 @@ class RBRegressor(RegressorMixin, _RBBase):
         Y = y.reshape(len(y), -1).T
         key = _fingerprint(X, y, *(() if sample_weight is None else (sample_weight,)))
         old = getattr(self, "coef_", None)
-        with self._threads():
+        with self._threads(X, len(Y)):
             design, carry, _ = self._fit_design(X, key)
             W0 = None
             if carry is not None and old is not None and old.size // len(old) == len(Y):
@@ -456,7 +460,8 @@ class RBRegressor(RegressorMixin, _RBBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets Z(x) w, shape (n,) or (n, K)."""
-        with self._threads():
+        X = _validate_X(X)
+        with self._threads(X, 1 if self.coef_.ndim == 1 else self.coef_.shape[1]):
             design = self._design(X)
             if self.coef_.ndim == 1:
                 return design.dot(self.coef_)
