@@ -58,14 +58,23 @@ def test_every_loss_learns_multiclass_digits(params):
     assert acc > 0.9, (params, acc)
 
 
-def test_warm_start_adds_grids_and_carries_weights(banana):
+def test_warm_start_adds_grids_and_carries_weights(banana, monkeypatch):
+    from leanml.rbf_features import _kernels
+
     X, y = banana.X_train[:800], banana.y_train[:800]
     kw = {"sigma": 1.0, "loss": "logistic", "random_state": 4}
     model = RBClassifier(32, warm_start=True, **kw).fit(X, y)
     first = model.binning_.transform_ids(X)
+    binned, bin_keys = [], _kernels.bin_keys
+    monkeypatch.setattr(_kernels, "bin_keys", lambda *a: binned.append(a[-3].shape) or bin_keys(*a))
     model.set_params(n_grids=64).fit(X, y)
+    assert binned == [(2, 32)]  # only the 32 new grids were binned (PT is d x grids)
+    monkeypatch.undo()
     assert np.array_equal(model.binning_.transform_ids(X)[:, :32], first)
     cold = RBClassifier(64, **kw).fit(X, y)
+    assert np.array_equal(model.binning_.transform_ids(X), cold.binning_.transform_ids(X))
+    for mine, theirs in zip(model.binning_._tables, cold.binning_._tables, strict=True):
+        assert np.array_equal(mine, theirs)
     assert np.allclose(model.decision_function(X), cold.decision_function(X), atol=1e-4)
     # one Newton step from the carried weights is already near the optimum; from zero it is not
     model.set_params(max_iter=1).fit(X, y)

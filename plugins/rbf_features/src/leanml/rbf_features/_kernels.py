@@ -131,7 +131,7 @@ def fit_bins(keys):
     for r in range(R):
         table_start[r + 1] = table_start[r] + _capacity(kappa[r])
     table_keys = np.full(table_start[R], _EMPTY, dtype=np.uint64)
-    table_ids = np.empty(table_start[R], dtype=np.int32)
+    table_ids = np.full(table_start[R], -1, dtype=np.int32)  # deterministic empty slots
     for r in prange(R):
         start = table_start[r]
         mask = np.uint64(table_start[r + 1] - start - 1)

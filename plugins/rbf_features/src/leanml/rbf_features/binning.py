@@ -213,13 +213,14 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------
 
-    def _keys(self, X: Any) -> np.ndarray:
-        """(n, R) hashed bin keys of dense or CSR ``X``."""
+    def _keys(self, X: Any, first: int = 0) -> np.ndarray:
+        """(n, R - first) hashed bin keys of dense or CSR ``X`` in grids ``first``, ..., R-1."""
+        aT, bT, PT = (np.ascontiguousarray(m[:, first:]) for m in (self._aT, self._bT, self._PT))
         # codes of the value 0, for the sparse trick: only non-zeros change a row's key
-        c0T = np.floor(-self._bT).astype(np.int64)
+        c0T = np.floor(-bT).astype(np.int64)
         if sp.issparse(X):
             with np.errstate(over="ignore"):
-                key0 = (c0T.astype(np.uint64) * self._PT).sum(axis=0, dtype=np.uint64)
+                key0 = (c0T.astype(np.uint64) * PT).sum(axis=0, dtype=np.uint64)
             layout = (
                 np.empty((0, X.shape[1])),
                 X.indptr.astype(np.int64),
@@ -228,10 +229,10 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
                 True,
             )
         else:
-            key0 = np.zeros(self._aT.shape[1], dtype=np.uint64)
+            key0 = np.zeros(aT.shape[1], dtype=np.uint64)
             empty = np.zeros(1, dtype=np.int64)
             layout = (X, empty, empty, np.zeros(1), False)
-        return _kernels.bin_keys(*layout, X.shape[0], self._aT, self._bT, self._PT, key0, c0T)
+        return _kernels.bin_keys(*layout, X.shape[0], aT, bT, PT, key0, c0T)
 
     def _check_range(self, X: Any) -> None:
         values = X.data if sp.issparse(X) else X
@@ -242,26 +243,49 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
                 f"2^52; rescale X or increase sigma"
             )
 
-    def _fit_ids(self, X: Any) -> np.ndarray:
-        """Fit on validated ``X``; return the training rows' (n, R) column ids."""
+    def _extends(self, old: RandomBinningFeatures | None) -> bool:
+        """Whether this binning's first grids are exactly ``old``'s (same seed, sigma, d)."""
+        if old is None or old.n_grids > self.n_grids or old.kernel != self.kernel:
+            return False
+        if old.sigma_ != self.sigma_ or old.n_features_in_ != self.n_features_in_:
+            return False
+        R0 = old.n_grids
+        mine = (self._aT, self._bT, self._PT)
+        theirs = (old._aT, old._bT, old._PT)
+        return all(np.array_equal(a, b[:, :R0]) for a, b in zip(theirs, mine, strict=True))
+
+    def _fit_ids(self, X: Any, previous: tuple | None = None) -> np.ndarray:
+        """Fit on ``X``; return the training rows' (n, R) column ids.
+
+        ``previous = (binning, cols)``: a binning fitted on the same rows, and its ids. If
+        its grids are this one's first grids, only the new grids are binned.
+        """
         self._check_params()
         X = _validate_X(X)
-        n = X.shape[0]
+        n, R = X.shape[0], int(self.n_grids)
         self.n_features_in_ = X.shape[1]
         auto = self.sigma is None or self.sigma == "auto"
         self.sigma_ = median_l1_sigma(X) if auto else float(self.sigma)
         self._draw_grids(X.shape[1])
         self._check_range(X)
-        local, kappa, tk, tid, tstart = _kernels.fit_bins(self._keys(X))
+        old, old_cols = previous if previous is not None else (None, None)
+        R0 = old.n_grids if self._extends(old) else 0
+        local, kappa, tk, tid, tstart = _kernels.fit_bins(self._keys(X, R0))
+        if R0:  # append the new grids' tables to the old ones
+            kappa = np.concatenate([old.n_bins_per_grid_, kappa])
+            otk, otid, ostart = old._tables
+            tk, tid = np.concatenate([otk, tk]), np.concatenate([otid, tid])
+            tstart = np.concatenate([ostart, ostart[-1] + tstart[1:]])
         self._tables = (tk, tid, tstart)
         self.n_bins_per_grid_ = kappa
         self.grid_offsets_ = np.concatenate([[0], np.cumsum(kappa)]).astype(np.int64)
         self.n_columns_ = int(self.grid_offsets_[-1])
         self.kappa_ = self.n_columns_ / self.n_grids
         # D <= n R: int32 ids (half the memory of the solvers' layout) whenever they fit
-        self._id_dtype = np.int32 if n * int(self.n_grids) < 2**31 else np.int64
-        cols = np.empty((n, int(self.n_grids)), dtype=self._id_dtype)
-        _kernels.to_columns(local, self.grid_offsets_[:-1], cols)
+        self._id_dtype = np.int32 if n * R < 2**31 else np.int64
+        new = np.empty((n, R - R0), dtype=self._id_dtype)
+        _kernels.to_columns(local, self.grid_offsets_[R0:-1], new)
+        cols = new if not R0 else np.concatenate([old_cols.astype(self._id_dtype), new], axis=1)
         if n >= 20 and self.kappa_ > 0.8 * n:
             warnings.warn(
                 f"kappa = {self.kappa_:.0f} bins per grid for {n} samples: most points "
@@ -300,13 +324,17 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
             _kernels.transform_bins(self._keys(X), self.grid_offsets_[:-1], *self._tables, cols)
         return cols
 
-    def fit_transform_ids(self, X: Any) -> np.ndarray:
-        """``fit(X)`` then the compact column ids of the training rows (no second binning)."""
+    def fit_transform_ids(self, X: Any, previous: tuple | None = None) -> np.ndarray:
+        """``fit(X)`` then the compact column ids of the training rows (no second binning).
+
+        ``previous = (binning, cols)`` from a fit on the same rows with the same seed: its
+        grids are kept and only the additional ones are binned (warm start).
+        """
         shape = getattr(X, "shape", (0, 0))
         R = self.n_grids if isinstance(self.n_grids, (int, np.integer)) else 1  # checked later
         work = shape[0] * (shape[1] if len(shape) > 1 else 1) * int(R)
         with serial_below(work):
-            return self._fit_ids(X)
+            return self._fit_ids(X, previous)
 
     def ids_to_csr(self, cols: np.ndarray) -> sp.csr_matrix:
         """The n x D CSR matrix of a compact id array (entries 1/sqrt(R), -1 dropped)."""

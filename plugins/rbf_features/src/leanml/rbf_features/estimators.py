@@ -104,8 +104,13 @@ class _RBBase(BaseEstimator):
             kernel=self.kernel,
             random_state=self.random_state,
         )
-        cols = binning.fit_transform_ids(X)
         same_rows = old is not None and getattr(self, "_data_key", None) == key
+        kept = getattr(self, "_train_cols", None)
+        cols = binning.fit_transform_ids(X, (old, kept) if same_rows and kept is not None else None)
+        if self.warm_start:  # the next warm fit bins only the grids it adds
+            self._train_cols = cols
+        elif hasattr(self, "_train_cols"):
+            del self._train_cols
         carry = None
         if old is not None:
             reason = _why_not_same_grids(old, binning, self.random_state, same_rows)
@@ -191,8 +196,9 @@ class RBClassifier(ClassifierMixin, _RBBase):
     warm_start : bool, default=False
         Refit on the same data starting from the last solution: dual CD keeps its dual
         variables (valid for any grids); the primal solvers keep the weights of the grids
-        that are unchanged (a larger ``n_grids`` with the same integer seed). A warning says
-        when the previous solution cannot be used.
+        that are unchanged (a larger ``n_grids`` with the same integer seed), and only the
+        added grids are binned (the model then keeps the training ids, n x R integers). A
+        warning says when the previous solution cannot be used.
     n_jobs : int or None
         Threads for binning and the solvers (``None``: leave the current limits).
     random_state : int or None
