@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 from sklearn.base import clone
 from sklearn.datasets import dump_svmlight_file
+from sklearn.exceptions import DataConversionWarning
 
 from leanml.core import InputError, ParameterError, load_dataset
 from leanml.core.cli import cli
@@ -158,7 +159,7 @@ def test_predict_proba_is_the_logistic_of_the_margin(banana):
 def test_y_column_vector_is_accepted(banana):
     X, y = banana.X_train[:300], banana.y_train[:300]
     flat = RBClassifier(16, random_state=0).fit(X, y)
-    with pytest.warns(UserWarning, match=r"shape \(n, 1\)"):
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
         column = RBClassifier(16, random_state=0).fit(X, y[:, None])
     assert np.array_equal(flat.coef_, column.coef_)
 
@@ -198,7 +199,7 @@ def test_regressor_multi_output_equals_separate_fits(rng):
 @pytest.mark.parametrize(
     ("model", "y", "error", "match"),
     [
-        (RBClassifier(8), np.ones(10), InputError, "single class"),
+        (RBClassifier(8), np.ones(10), InputError, "one class only"),
         (RBClassifier(8), np.arange(9) % 2, InputError, "X has 10 rows but y has 9"),
         (
             RBClassifier(8, loss="hinge", penalty="l1"),

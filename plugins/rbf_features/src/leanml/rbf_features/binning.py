@@ -68,29 +68,39 @@ def _validate_X(X: Any, n_features: int | None = None) -> np.ndarray | sp.csr_ma
                 f"sparse input must be CSR, got {X.format.upper()}; convert with X.tocsr()"
             )
         if np.iscomplexobj(X.data):
-            raise InputError("X is complex; RB bins real numbers")
+            raise InputError("Complex data not supported: RB bins real numbers")
         X = sp.csr_matrix(X, dtype=np.float64)
         X.sort_indices()
         values = X.data
     else:
         X = np.asarray(X)
-        if np.iscomplexobj(X):
-            raise InputError("X is complex; RB bins real numbers")
-        if X.dtype == object or not np.issubdtype(X.dtype, np.number):
+        if np.iscomplexobj(X) or (
+            X.dtype == object and any(isinstance(v, complex) for v in X.flat)
+        ):
+            raise InputError("Complex data not supported: RB bins real numbers")
+        if X.dtype == object:  # numbers held as Python objects are converted (TypeError if not)
+            X = X.astype(np.float64)
+        if not np.issubdtype(X.dtype, np.number):
             raise InputError(f"X must be numeric, got dtype {X.dtype}")
         if X.ndim != 2:
-            raise InputError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+            raise InputError(
+                f"X must be 2-D (n_samples, n_features), got shape {X.shape}. Reshape your data "
+                "with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for one sample"
+            )
         X = np.ascontiguousarray(X, dtype=np.float64)
         values = X
     if X.shape[0] == 0:
         raise InputError("X has no rows")
     if X.shape[1] == 0:
-        raise InputError(f"X has {X.shape[0]} rows but no columns (features)")
+        raise InputError(
+            f"X has no columns: 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
     if not np.isfinite(values).all():
         raise InputError("X contains NaN or infinity")
     if n_features is not None and X.shape[1] != n_features:
         raise InputError(
-            f"X has {X.shape[1]} features, but the binning was fitted with {n_features}"
+            f"X has {X.shape[1]} features, but RandomBinningFeatures is expecting {n_features} "
+            "features as input"
         )
     return X
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
@@ -71,12 +72,16 @@ class _RBBase(BaseEstimator):
             yield
 
     def _check_Xyw(self, X: Any, y: Any, sample_weight: Any) -> tuple[Any, np.ndarray, Any]:
+        if y is None:
+            raise InputError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
         X = _validate_X(X)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1 and isinstance(self, RBClassifier):
             warnings.warn(
-                "y of shape (n, 1) was passed where (n,) is expected; it is flattened",
-                UserWarning,
+                "A column-vector y was passed when a 1d array was expected; it is flattened",
+                DataConversionWarning,
                 stacklevel=3,
             )
             y = y.ravel()
@@ -272,17 +277,19 @@ class RBClassifier(ClassifierMixin, _RBBase):
         if y.dtype.kind in "fc" and not np.isfinite(y).all():
             raise InputError("y contains NaN or infinity")
         kind = type_of_target(y)
+        if kind == "unknown":
+            raise InputError(f"Unknown label type: y of dtype {y.dtype} holds no class labels")
         if kind not in ("binary", "multiclass"):
             hint = " (use RBRegressor for regression)" if kind.startswith("continuous") else ""
             raise InputError(f"y must hold class labels, got a {kind} target{hint}")
         classes, encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
-            found = f"a single class ({classes[0]!r})" if len(classes) else "no labels"
+            found = f"one class only ({classes[0]!r})" if len(classes) else "no labels"
             raise InputError(f"y has {found}; a classifier needs two")
         if self.class_weight is not None:
             cw = compute_sample_weight(self.class_weight, y)
             sample_weight = cw if sample_weight is None else sample_weight * cw
-        key = _fingerprint(X, y, *(() if sample_weight is None else (sample_weight,)))
+        key = _fingerprint(X, encoded, *(() if sample_weight is None else (sample_weight,)))
         old_coef, old_dual = getattr(self, "coef_", None), getattr(self, "_dual", None)
         K = 1 if len(classes) == 2 else len(classes)
         with self._threads(X, K):
@@ -333,6 +340,7 @@ class RBClassifier(ClassifierMixin, _RBBase):
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Margins w.z(x): shape (n,) for two classes, (n, K) otherwise."""
+        check_is_fitted(self, "coef_")
         X = _validate_X(X)
         with self._threads(X, self.coef_.shape[1]):
             design = self._design(X)
@@ -416,6 +424,11 @@ class RBRegressor(RegressorMixin, _RBBase):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RBRegressor:
         """Bin X and fit the regression weights (y of shape (n,) or (n, K))."""
         allowed = {"l2": {"bcd", "cg"}, "l1": {"pcd"}}
@@ -466,6 +479,7 @@ class RBRegressor(RegressorMixin, _RBBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets Z(x) w, shape (n,) or (n, K)."""
+        check_is_fitted(self, "coef_")
         X = _validate_X(X)
         with self._threads(X, 1 if self.coef_.ndim == 1 else self.coef_.shape[1]):
             design = self._design(X)
