@@ -29,6 +29,7 @@ import scipy.optimize
 from leanml.core import ParameterError
 
 from . import _kernels
+from ._parallel import serial_below
 
 __all__ = [
     "RBDesign",
@@ -72,11 +73,13 @@ class RBDesign:
 
     def dot(self, w: np.ndarray) -> np.ndarray:
         """Z w."""
-        return _kernels.z_dot(self.cols, w, self.value)
+        with serial_below(self.cols.size):  # Newton-CG and CG call this hundreds of times
+            return _kernels.z_dot(self.cols, w, self.value)
 
     def rdot(self, u: np.ndarray) -> np.ndarray:
         """Z^T u."""
-        return _kernels.zt_dot(self.cols, u, self.value, self.n_columns)
+        with serial_below(self.cols.size):
+            return _kernels.zt_dot(self.cols, u, self.value, self.n_columns)
 
     def csc(self) -> tuple[np.ndarray, np.ndarray]:
         """Rows of each column, for the per-bin parallel sweeps."""
