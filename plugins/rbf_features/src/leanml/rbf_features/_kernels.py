@@ -11,8 +11,9 @@ keys to compact column ids with its own open-addressing table.
 
 The feature matrix Z (n x D) is never materialised for the solvers: row i has exactly one
 non-zero per grid, at column ``cols[i, r]``, of value ``v = 1/sqrt(R)``. Within a grid the
-columns have disjoint row supports, which makes per-grid block updates exact and lets all
-bins of one grid be updated in parallel with the sequential result.
+columns have disjoint row supports, which makes per-grid block updates exact. The solvers
+sweep the grids serially and run independent targets (one-vs-rest classes, outputs) in
+parallel; binning runs in parallel over rows and over grids.
 """
 
 from __future__ import annotations
