@@ -45,7 +45,7 @@ def test_features_numba(benchmark, mnist, grids):
 
 @pytest.mark.benchmark(group="rb-feature-generation")
 def test_features_numpy_reference(benchmark, mnist, grids):
-    benchmark.pedantic(_reference.fit_bins, (mnist[0], grids._a, grids._b, grids._P), rounds=2)
+    benchmark.pedantic(_reference.fit_bins, (mnist[0], *grids.grid_parameters), rounds=2)
 
 
 @pytest.fixture(scope="module")

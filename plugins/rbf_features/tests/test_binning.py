@@ -13,6 +13,8 @@ from leanml.rbf_features import (
     kernel_matrix,
     sample_widths,
 )
+from leanml.rbf_features.bandwidth import AUTO_FACTOR, median_l1_sigma
+from leanml.rbf_features.binning import _validate_X
 from leanml.rbf_features.experiments import convergence, slope
 
 
@@ -72,10 +74,13 @@ def test_single_grid_gram_is_block_diagonal_zero_one(digits_X):
 
 
 def test_kernel_ids_equal_numpy_reference(digits_X):
-    rb = RandomBinningFeatures(32, sigma=4.0, random_state=7).fit(digits_X)
-    local_ref, kappa_ref = _reference.fit_bins(digits_X, rb._a, rb._b, rb._P)
-    assert np.array_equal(rb._train_local, local_ref)
+    rb = RandomBinningFeatures(32, sigma=4.0, random_state=7)
+    cols = rb.fit_transform_ids(digits_X)
+    local_ref, kappa_ref = _reference.fit_bins(digits_X, *rb.grid_parameters)
+    assert np.array_equal(cols, (local_ref + rb.grid_offsets_[:-1, None]).T)
     assert np.array_equal(rb.n_bins_per_grid_, kappa_ref)
+    assert cols.dtype == np.int32  # n R < 2^31: the compact layout
+    assert not hasattr(rb, "_train_local")  # nothing of the training rows is kept
 
 
 def test_determinism_and_fit_transform(digits_X):
@@ -87,11 +92,28 @@ def test_determinism_and_fit_transform(digits_X):
     assert Z1.shape != Z3.shape or not np.array_equal(Z1.indices, Z3.indices)
 
 
-def test_float32_and_float64_give_the_same_bins(digits_X):
-    X32 = (digits_X * 1.37).astype(np.float32)
-    a = RandomBinningFeatures(64, sigma=3.0, random_state=0).fit_transform(X32)
-    b = RandomBinningFeatures(64, sigma=3.0, random_state=0).fit_transform(X32.astype(np.float64))
-    assert (a != b).nnz == 0
+@pytest.mark.filterwarnings("ignore:kappa")  # narrow bins on purpose: many edges to cross
+def test_float32_input_is_binned_in_float64_arithmetic(rng):
+    """float32 data are other numbers than the float64 data they were rounded from; each is
+    binned exactly (in float64) as the NumPy reference bins its values, never in float32."""
+    X64 = rng.uniform(0.0, 1e6, size=(300, 4))  # large values: float32 rounding is ~0.03
+    X32 = X64.astype(np.float32)
+    assert np.any(X32.astype(np.float64) != X64)  # really different inputs
+    rb = RandomBinningFeatures(64, sigma=1.0, random_state=0).fit(X64)
+    a, b, P = rb.grid_parameters
+    assert np.array_equal(
+        rb._keys(_validate_X(X32)).T, _reference.grid_keys(X32.astype(float), a, b, P)
+    )
+    # float32 arithmetic would move points across bin edges: the comparison above can fail
+    codes32 = np.floor(X32[:, None, :] * a.astype(np.float32) - b.astype(np.float32))
+    codes64 = np.floor(X32.astype(float)[:, None, :] * a - b)
+    assert np.any(codes32 != codes64)
+    # the same values as float32 or float64 give the same features
+    Z32 = RandomBinningFeatures(64, sigma=1.0, random_state=0).fit_transform(X32)
+    Z64 = RandomBinningFeatures(64, sigma=1.0, random_state=0).fit_transform(X32.astype(float))
+    assert (Z32 != Z64).nnz == 0
+    # and rounding to float32 does move some points to other bins than the float64 originals
+    assert np.any(rb.transform_ids(X32) != rb.transform_ids(X64))
 
 
 def test_csr_and_dense_inputs_give_identical_features(rng):
@@ -105,13 +127,23 @@ def test_csr_and_dense_inputs_give_identical_features(rng):
     assert (rb_s.transform(X[:20]) != rb_d.transform(dense[:20])).nnz == 0
 
 
-def test_unseen_bins_get_no_column(digits_X):
-    rb = RandomBinningFeatures(64, sigma=4.0, random_state=0).fit(digits_X[:100])
-    far = digits_X[100:150] + 50.0
-    Z = rb.transform(far)
-    assert Z.nnz < 50 * 64
-    assert Z.indices.max(initial=-1) < rb.n_columns_
-    assert np.all(rb.transform_ids(far) >= -1)
+def test_unseen_bins_get_no_column_and_seen_bins_their_own(digits_X):
+    train, new = digits_X[:100], digits_X[100:160].copy()
+    new[::2, :3] += 2.0  # half the rows moved: some of their bins were never seen
+    rb = RandomBinningFeatures(64, sigma=4.0, random_state=0).fit(train)
+    got = rb.transform_ids(new)
+    a, b, P = rb.grid_parameters
+    k_train, k_new = _reference.grid_keys(train, a, b, P), _reference.grid_keys(new, a, b, P)
+    train_cols = rb.transform_ids(train)
+    expected = np.full(got.shape, -1)
+    for r in range(64):  # brute force: the column of the training row with the same key
+        first = {k: train_cols[i, r] for i, k in reversed(list(enumerate(k_train[r])))}
+        expected[:, r] = [first.get(k, -1) for k in k_new[r]]
+    assert np.array_equal(got, expected)
+    assert 0 < np.mean(expected == -1) < 0.9  # both cases occur
+    assert (train_cols >= 0).all()
+    Z = rb.transform(new)
+    assert np.array_equal(np.diff(Z.indptr), (expected >= 0).sum(axis=1))
 
 
 def test_large_index_space_uses_int64_when_needed():
@@ -125,7 +157,7 @@ def test_numba_keys_match_numpy_for_dense_and_sparse(rng):
     X = rng.normal(size=(20, 6))
     X[X < 0.3] = 0.0
     rb = RandomBinningFeatures(8, sigma=1.0, random_state=0).fit(X)
-    ref = _reference.grid_keys(X, rb._a, rb._b, rb._P).T
+    ref = _reference.grid_keys(X, *rb.grid_parameters).T
     assert np.array_equal(rb._keys(X), ref)
     assert np.array_equal(rb._keys(sp.csr_matrix(X)), ref)
 
@@ -145,6 +177,11 @@ def test_numba_keys_match_numpy_for_dense_and_sparse(rng):
         ({}, np.zeros(3), InputError, "must be 2-D"),
         ({}, np.zeros((0, 3)), InputError, "no rows"),
         ({}, np.array([["a", "b"]]), InputError, "numeric"),
+        ({}, np.array([[{"a": 1}, 2.0]], dtype=object), TypeError, "must be a string or"),
+        ({}, np.zeros((4, 0)), InputError, "no columns"),
+        ({}, np.ones((3, 2)) * (1 + 1j), InputError, "Complex data not supported"),
+        ({}, sp.csr_matrix(np.ones((3, 2)) * 1j), InputError, "Complex data not supported"),
+        ({"sigma": "scale"}, np.zeros((2, 2)), ParameterError, "'auto' or a number"),
     ],
 )
 def test_bad_input(params, X, error, match):
@@ -154,10 +191,34 @@ def test_bad_input(params, X, error, match):
 
 def test_mismatched_features_at_transform(digits_X):
     rb = RandomBinningFeatures(8, sigma=8.0).fit(digits_X)
-    with pytest.raises(InputError, match="has 10 features, but the binning was fitted with 64"):
+    with pytest.raises(
+        InputError, match="has 10 features, but RandomBinningFeatures is expecting 64"
+    ):
         rb.transform(digits_X[:, :10])
 
 
 def test_collapsed_kernel_warns(digits_X):
     with pytest.warns(UserWarning, match="collapsed"):
         RandomBinningFeatures(8, sigma=0.01, random_state=0).fit(digits_X)
+
+
+def test_auto_sigma_is_a_quarter_of_the_median_l1_distance(digits_X):
+    rb = RandomBinningFeatures(8, random_state=0).fit(digits_X)
+    brute = np.abs(digits_X[:, None] - digits_X[None]).sum(-1)[np.triu_indices(500, 1)]
+    # 2000 random pairs estimate the median of all 124,750 pairs to within a few per cent
+    assert rb.sigma_ == pytest.approx(AUTO_FACTOR * np.median(brute), rel=0.05)
+    assert rb.sigma_ == median_l1_sigma(sp.csr_matrix(digits_X))  # same pairs, CSR input
+    assert RandomBinningFeatures(8, random_state=1).fit(digits_X).sigma_ == rb.sigma_
+    assert RandomBinningFeatures(8).fit(digits_X * 10).sigma_ == pytest.approx(10 * rb.sigma_)
+    assert median_l1_sigma(np.ones((5, 3))) == 1.0  # no scale in the data
+
+
+@pytest.mark.parametrize("seed", [3, None])
+def test_pickle_round_trip_gives_the_same_features(digits_X, seed):
+    import pickle
+
+    rb = RandomBinningFeatures(32, sigma=4.0, random_state=seed).fit(digits_X[:300])
+    blob = pickle.dumps(rb)
+    back = pickle.loads(blob)
+    assert np.array_equal(back.transform_ids(digits_X), rb.transform_ids(digits_X))
+    assert ("_aT" in rb.__getstate__()) == (seed is None)  # a seed redraws the grids

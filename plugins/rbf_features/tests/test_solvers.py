@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -105,22 +104,102 @@ def test_ridge_reaches_sklearn_and_closed_form(problem, solver, kw):
 
 
 @pytest.mark.parametrize("loss", ["squared_hinge", "logistic", "squared"])
-def test_l1_parallel_equals_sequential_and_any_thread_count(problem, loss):
+def test_l1_equals_the_sequential_numpy_sweep(problem, loss):
     design, Z, y = problem
     C = 2.0
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        w1 = S.solve_l1(design, y, C, loss=loss, max_iter=30, tol=0.0)
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        w2 = S.solve_l1(design, y, C, loss=loss, max_iter=30, tol=0.0)
-    finally:
-        numba.set_num_threads(before)
-    assert np.array_equal(w1, w2)
-    assert S.l1_objective(design, y, w1, C, loss) == S.l1_objective(design, y, w2, C, loss)
+    w = S.solve_l1(design, y, C, loss=loss, max_iter=30, tol=0.0)
     w_seq = _reference.l1_prox_sweep(Z, y, np.zeros(Z.shape[1]), C, loss, n_epochs=30)
-    assert np.allclose(w1, w_seq, rtol=1e-9, atol=1e-12)
-    assert np.count_nonzero(w1) < w1.size  # the L1 step produces exact zeros
+    assert np.allclose(w, w_seq, rtol=1e-9, atol=1e-12)
+    assert np.count_nonzero(w) < w.size  # the L1 step produces exact zeros
+
+
+# Runs in a fresh interpreter with a 2-thread Numba pool, whatever this process was given.
+_THREADS_SCRIPT = """
+import numba, numpy as np
+from leanml.core import load_dataset
+from leanml.rbf_features import RandomBinningFeatures
+from leanml.rbf_features import solvers as S
+d = load_dataset("digits", seed=0)
+X, labels = d.X_train[:600] / 16.0, d.y_train[:600]
+rb = RandomBinningFeatures(32, sigma=2.0, random_state=0)
+design = S.RBDesign(rb.fit_transform_ids(X), rb.grid_offsets_)
+Y = np.where(labels[None, :] == np.arange(4)[:, None], 1.0, -1.0)
+runs = {
+    "l1": lambda: S.solve_l1_targets(design, Y, 1.0, loss="logistic", tol=0.0, max_iter=20),
+    "bcd": lambda: S.solve_ridge_bcd_targets(design, Y, 0.5, tol=0.0, max_iter=20),
+    "dcd": lambda: S.solve_svm_targets(design, Y, 1.0, tol=1e-6, max_iter=50)[0:4:2] + (
+        S.solve_svm_targets(design, Y, 1.0, tol=1e-6, max_iter=50)[3],
+    ),
+}
+assert numba.config.NUMBA_NUM_THREADS == 2
+for name, run in runs.items():
+    numba.set_num_threads(1)
+    W1, it1, th1 = run()
+    numba.set_num_threads(2)
+    W2, it2, th2 = run()
+    assert len(set(th1)) == 1, (name, th1)
+    assert len(set(th2)) == 2, (name, th2)  # both threads solved targets
+    assert np.array_equal(W1, W2) and np.array_equal(it1, it2), name
+    print(name, "ok")
+"""
+
+
+def test_parallel_targets_use_two_threads_and_equal_one_thread():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", _THREADS_SCRIPT], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["l1", "ok", "bcd", "ok", "dcd", "ok"]
+
+
+@pytest.mark.parametrize("solver", ["l1", "bcd", "dcd"])
+def test_targets_equal_separate_single_target_solves(problem, solver):
+    design, _, y = problem
+    Y = np.stack([y, -y, np.roll(y, 7)])
+    if solver == "l1":
+        W, _, _ = S.solve_l1_targets(design, Y, 1.0, loss="logistic", max_iter=20)
+        one = [S.solve_l1(design, t, 1.0, loss="logistic", max_iter=20) for t in Y]
+    elif solver == "bcd":
+        W, _, _ = S.solve_ridge_bcd_targets(design, Y, 0.5, max_iter=20)
+        one = [S.solve_ridge_bcd(design, t, 0.5, max_iter=20) for t in Y]
+    else:
+        W, *_ = S.solve_svm_targets(design, Y, 1.0, tol=1e-3)
+        one = [S.solve_svm(design, t, 1.0, tol=1e-3) for t in Y]
+    assert np.array_equal(W, np.stack(one, axis=1))
+
+
+@pytest.mark.parametrize("solver", ["dcd", "squared", "logistic", "l1", "bcd", "cg"])
+def test_integer_sample_weights_equal_repeated_rows(problem, solver):
+    """Weight 2 on a row is the same problem as the row twice (weight 0: the row absent)."""
+    design, _, y = problem
+    n = 400
+    cols, yy = design.cols[:n], y[:n]
+    weight = np.arange(n) % 3  # 0, 1, 2
+    rep = np.repeat(np.arange(n), weight)
+    weighted, repeated = (
+        S.RBDesign(cols, design.grid_offsets),
+        S.RBDesign(np.ascontiguousarray(cols[rep]), design.grid_offsets),
+    )
+    fit = {
+        "dcd": lambda d, t, s: S.solve_svm(d, t, 1.0, tol=1e-10, max_iter=10**5, sample_weight=s),
+        "squared": lambda d, t, s: S.solve_svm(
+            d, t, 1.0, squared=True, tol=1e-10, max_iter=10**5, sample_weight=s
+        ),
+        "logistic": lambda d, t, s: S.solve_logistic(d, t, 1.0, tol=1e-10, sample_weight=s),
+        "l1": lambda d, t, s: S.solve_l1(d, t, 1.0, tol=1e-12, max_iter=5000, sample_weight=s),
+        "bcd": lambda d, t, s: S.solve_ridge_bcd(
+            d, t, 0.5, tol=1e-12, max_iter=20_000, sample_weight=s
+        ),
+        "cg": lambda d, t, s: S.solve_ridge_cg(d, t, 0.5, tol=1e-12, sample_weight=s),
+    }[solver]
+    w_weighted = fit(weighted, yy, weight.astype(float))
+    w_repeated = fit(repeated, yy[rep], None)
+    assert np.allclose(w_weighted, w_repeated, atol=1e-4), np.abs(w_weighted - w_repeated).max()
 
 
 def test_l1_squared_hinge_reaches_liblinear(problem):

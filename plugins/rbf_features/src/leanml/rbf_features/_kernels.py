@@ -11,14 +11,15 @@ keys to compact column ids with its own open-addressing table.
 
 The feature matrix Z (n x D) is never materialised for the solvers: row i has exactly one
 non-zero per grid, at column ``cols[i, r]``, of value ``v = 1/sqrt(R)``. Within a grid the
-columns have disjoint row supports, which makes per-grid block updates exact and lets all
-bins of one grid be updated in parallel with the sequential result.
+columns have disjoint row supports, which makes per-grid block updates exact. The solvers
+sweep the grids serially and run independent targets (one-vs-rest classes, outputs) in
+parallel; binning runs in parallel over rows and over grids.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_thread_id, njit, prange
 
 _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -113,28 +114,28 @@ def fit_bins(keys):
 
     Returns
     -------
-    local_ids : (R, n) int64, compact per-grid bin id of each row (first-seen order)
+    local_ids : (R, n) int32, compact per-grid bin id of each row (first-seen order)
     kappa : (R,) int64, non-empty bins per grid
-    table_keys, table_ids : flat open-addressing tables, one per grid, for ``transform``
-    table_start, table_cap : where grid r's table starts and its (power-of-two) size
+    table_keys, table_ids : flat open-addressing tables (uint64 keys, int32 ids), one per
+        grid, sized to the grid's own kappa (load factor <= 1/2), for ``transform``
+    table_start : (R + 1,) int64, grid r's table is ``table_start[r]:table_start[r + 1]``
     """
     n, R = keys.shape
-    local = np.empty((R, n), dtype=np.int64)
+    local = np.empty((R, n), dtype=np.int32)
     kappa = np.empty(R, dtype=np.int64)
     cap = _capacity(n)
     for r in prange(R):
         scratch_keys = np.empty(cap, dtype=np.uint64)
-        scratch_ids = np.empty(cap, dtype=np.int64)
+        scratch_ids = np.empty(cap, dtype=np.int32)
         kappa[r] = _fit_grid(keys[:, r], local[r], scratch_keys, scratch_ids)
-    table_cap = np.empty(R, dtype=np.int64)
     table_start = np.zeros(R + 1, dtype=np.int64)
     for r in range(R):
-        table_cap[r] = _capacity(kappa[r])
-        table_start[r + 1] = table_start[r] + table_cap[r]
+        table_start[r + 1] = table_start[r] + _capacity(kappa[r])
     table_keys = np.full(table_start[R], _EMPTY, dtype=np.uint64)
-    table_ids = np.empty(table_start[R], dtype=np.int64)
+    table_ids = np.full(table_start[R], -1, dtype=np.int32)  # deterministic empty slots
     for r in prange(R):
-        start, mask = table_start[r], np.uint64(table_cap[r] - 1)
+        start = table_start[r]
+        mask = np.uint64(table_start[r + 1] - start - 1)
         for i in range(n):
             k = keys[i, r]
             slot = k & mask
@@ -147,31 +148,27 @@ def fit_bins(keys):
                     table_ids[start + slot] = local[r, i]
                     break
                 slot = (slot + np.uint64(1)) & mask
-    return local, kappa, table_keys, table_ids, table_start, table_cap
+    return local, kappa, table_keys, table_ids, table_start
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def transform_bins(keys, offsets, table_keys, table_ids, table_start, table_cap):
-    """(n, R) global column ids of new rows' keys; -1 where a bin was unseen at fit."""
+def transform_bins(keys, offsets, table_keys, table_ids, table_start, cols):
+    """Fill ``cols`` (n, R) with the global column ids of new rows' keys; -1 where unseen."""
     n, R = keys.shape
-    cols = np.empty((n, R), dtype=np.int64)
     for i in prange(n):
         for r in range(R):
-            loc = _probe(table_keys, table_ids, table_start[r], table_cap[r], keys[i, r])
+            start = table_start[r]
+            loc = _probe(table_keys, table_ids, start, table_start[r + 1] - start, keys[i, r])
             cols[i, r] = loc + offsets[r] if loc >= 0 else -1
-    return cols
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def to_columns(local, offsets):
-    """(R, n) local ids -> (n, R) global column ids (``-1`` stays ``-1``)."""
+def to_columns(local, offsets, cols):
+    """Fill ``cols`` (n, R) with the global column ids of (R, n) local ids."""
     R, n = local.shape
-    cols = np.empty((n, R), dtype=np.int64)
     for i in prange(n):
         for r in range(R):
-            loc = local[r, i]
-            cols[i, r] = loc + offsets[r] if loc >= 0 else -1
-    return cols
+            cols[i, r] = local[r, i] + offsets[r]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +216,7 @@ def column_index(cols, grid_offsets):
         for i in range(n):
             counts[cols[i, r] + 1] += 1
     ptr = np.cumsum(counts)
-    rows = np.empty(n * R, dtype=np.int64)
+    rows = np.empty(n * R, dtype=cols.dtype)
     for r in prange(R):
         lo = grid_offsets[r]
         fill = ptr[lo : grid_offsets[r + 1]].copy()
@@ -231,24 +228,26 @@ def column_index(cols, grid_offsets):
 
 
 # ---------------------------------------------------------------------------------------------
-# Solvers.
+# Solvers. Every solver takes per-sample weights ``cost`` (C times sample_weight) and handles K
+# independent targets (one-vs-rest classes or outputs) with one parallel region over the
+# targets: a whole solve per thread, no synchronisation. Within one target the grids are swept
+# serially; the bins of one grid have disjoint rows and could run in parallel, but at a few
+# thousand rows per grid a parallel region per grid costs more than the grid's work (the 0.1
+# plugin did that and ran 1.8-9x slower on 2 threads). ``threads[k]`` records which thread
+# solved target k, so tests can check that the parallel path really ran in parallel.
 
 
 @njit(cache=True, nogil=True)
-def dcd_svm(cols, y, v, n_cols, C, squared, tol, max_iter, seed, w, alpha):
+def dcd_svm(cols, y, v, cost, squared, tol, max_iter, seed, w, alpha):
     """Dual coordinate descent for the L2-regularised (squared) hinge loss SVM.
 
     LIBLINEAR's algorithm (Hsieh et al., ICML 2008) with its shrinking heuristic, on
-    min_w 1/2 ||w||^2 + C sum_i loss(y_i w.z_i). Because ||z_i|| = 1 exactly, Q_ii = 1
-    (plus 1/(2C) for the squared hinge). ``w`` and ``alpha`` are updated in place (warm
-    start). Returns the number of outer iterations.
+    min_w 1/2 ||w||^2 + sum_i cost_i loss(y_i w.z_i). Because ||z_i|| = 1 exactly, Q_ii = 1
+    (plus 1/(2 cost_i) for the squared hinge). ``w`` and ``alpha`` are updated in place: a
+    warm start passes the previous ``alpha`` and the matching ``w = sum_i alpha_i y_i z_i``.
+    Rows with ``cost_i = 0`` must not be passed. Returns the number of outer iterations.
     """
     n, R = cols.shape
-    if squared:
-        upper, diag = np.inf, 0.5 / C
-    else:
-        upper, diag = C, 0.0
-    qd = 1.0 + diag
     index = np.arange(n)
     active = n
     pg_max_old, pg_min_old = np.inf, -np.inf
@@ -263,6 +262,10 @@ def dcd_svm(cols, y, v, n_cols, C, squared, tol, max_iter, seed, w, alpha):
         s = 0
         while s < active:
             i = index[s]
+            if squared:
+                upper, diag = np.inf, 0.5 / cost[i]
+            else:
+                upper, diag = cost[i], 0.0
             acc = 0.0
             for r in range(R):
                 acc += w[cols[i, r]]
@@ -288,7 +291,7 @@ def dcd_svm(cols, y, v, n_cols, C, squared, tol, max_iter, seed, w, alpha):
             pg_min_new = min(pg_min_new, pg)
             if abs(pg) > 1e-12:
                 old = alpha[i]
-                alpha[i] = min(max(old - g / qd, 0.0), upper)
+                alpha[i] = min(max(old - g / (1.0 + diag), 0.0), upper)
                 step = (alpha[i] - old) * y[i] * v
                 for r in range(R):
                     w[cols[i, r]] += step
@@ -306,45 +309,56 @@ def dcd_svm(cols, y, v, n_cols, C, squared, tol, max_iter, seed, w, alpha):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def dcd_svm_classes(cols, Y, v, n_cols, C, squared, tol, max_iter, seed, W):
-    """One-vs-rest: ``dcd_svm`` for each row of ``Y`` (+1/-1 targets), classes in parallel.
+def dcd_svm_classes(cols, Y, v, cost, squared, tol, max_iter, seed, W, A, threads):
+    """``dcd_svm`` for each row of ``Y`` (+1/-1 targets) with duals ``A[k]``, targets in parallel.
 
-    Each class reseeds Numba's generator with ``seed``, so the result does not depend on
-    which thread runs it.
+    Each target reseeds Numba's generator with ``seed``, so the result does not depend on
+    which thread runs it. Returns the iterations of each target.
     """
-    K, n = Y.shape
+    K = Y.shape[0]
+    iters = np.zeros(K, dtype=np.int64)
     for k in prange(K):
-        alpha = np.zeros(n)
-        dcd_svm(cols, Y[k], v, n_cols, C, squared, tol, max_iter, seed, W[k], alpha)
+        threads[k] = get_thread_id()
+        iters[k] = dcd_svm(cols, Y[k], v, cost, squared, tol, max_iter, seed, W[k], A[k])
+    return iters
+
+
+@njit(cache=True, nogil=True)
+def _ridge_epoch(ptr, rows, grid_offsets, resid, w, weight, v, alpha):
+    # exact block CD: the block Hessian of a grid is diagonal (sum_b weight v^2 + alpha)
+    biggest = 0.0
+    for c in range(grid_offsets[-1]):
+        acc, mass = 0.0, 0.0
+        for p in range(ptr[c], ptr[c + 1]):
+            i = rows[p]
+            acc += weight[i] * resid[i]
+            mass += weight[i]
+        delta = (v * acc - alpha * w[c]) / (mass * v * v + alpha)
+        w[c] += delta
+        for p in range(ptr[c], ptr[c + 1]):
+            resid[rows[p]] -= v * delta
+        biggest = max(biggest, abs(delta))
+    return biggest
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def ridge_block_epoch(ptr, rows, grid_offsets, resid, w, v, alpha):
-    """One epoch of exact block coordinate descent for ridge, one grid (block) at a time.
+def ridge_bcd_targets(ptr, rows, grid_offsets, Resid, W, weight, v, alpha, tol, max_iter, threads):
+    """Exact block coordinate descent for ridge, one grid (block) at a time, for each target.
 
-    Minimises 1/2 ||Z w - y||^2 + alpha/2 ||w||^2 with ``resid = y - Z w`` kept in sync. The
-    block Hessian of a grid is diagonal (count_b v^2 + alpha), so each bin's closed-form step
-    is the exact block minimiser, and bins of one grid touch disjoint rows: they are updated
-    in parallel with the sequential result. Returns the largest |step|.
+    Minimises 1/2 sum_i weight_i (z_i.w - y_i)^2 + alpha/2 ||w||^2 with ``Resid[k] = y_k - Z w_k``
+    kept in sync; targets run in parallel. Stops when the largest single-bin step of an
+    epoch is below ``tol`` times the largest weight. Returns the epochs of each target.
     """
-    R = grid_offsets.shape[0] - 1
-    biggest = 0.0
-    for r in range(R):
-        lo, hi = grid_offsets[r], grid_offsets[r + 1]
-        steps = np.empty(hi - lo)
-        for c in prange(lo, hi):
-            acc = 0.0
-            for p in range(ptr[c], ptr[c + 1]):
-                acc += resid[rows[p]]
-            cnt = ptr[c + 1] - ptr[c]
-            delta = (v * acc - alpha * w[c]) / (cnt * v * v + alpha)
-            w[c] += delta
-            for p in range(ptr[c], ptr[c + 1]):
-                resid[rows[p]] -= v * delta
-            steps[c - lo] = abs(delta)
-        if hi > lo:
-            biggest = max(biggest, steps.max())
-    return biggest
+    K = W.shape[0]
+    iters = np.zeros(K, dtype=np.int64)
+    for k in prange(K):
+        threads[k] = get_thread_id()
+        for it in range(max_iter):
+            step = _ridge_epoch(ptr, rows, grid_offsets, Resid[k], W[k], weight, v, alpha)
+            iters[k] = it + 1
+            if step <= tol * max(np.abs(W[k]).max(), 1e-12):
+                break
+    return iters
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -362,36 +376,48 @@ def _loss_grad(kind, m, y):
     return -y / (1.0 + np.exp(z))
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def l1_prox_epoch(ptr, rows, grid_offsets, margins, y, w, v, C, kind, curvature):
-    """One epoch of the paper's parallel L1 proximal coordinate descent.
-
-    Minimises ||w||_1 + C sum_i loss(m_i, y_i) with ``margins = Z w`` kept in sync. For each
-    bin b: g = C sum_{i in b} loss'(m_i) v, H = C L count_b v^2 (L bounds loss''), and
-    w_b <- soft(w_b - g/H, 1/H). All bins of one grid run in parallel; since their rows are
-    disjoint the result equals the sequential sweep bit for bit. Returns the largest |step|.
-    """
-    R = grid_offsets.shape[0] - 1
+@njit(cache=True, nogil=True)
+def _l1_epoch(ptr, rows, grid_offsets, margins, y, w, cost, v, kind, curvature):
+    # for each bin b: g = sum_{i in b} cost_i loss'(m_i) v, H = L v^2 sum_{i in b} cost_i
     biggest = 0.0
-    for r in range(R):
-        lo, hi = grid_offsets[r], grid_offsets[r + 1]
-        steps = np.empty(hi - lo)
-        for c in prange(lo, hi):
-            g = 0.0
-            for p in range(ptr[c], ptr[c + 1]):
-                i = rows[p]
-                g += _loss_grad(kind, margins[i], y[i])
-            cnt = ptr[c + 1] - ptr[c]
-            h = C * curvature * cnt * v * v
-            g *= C * v
-            z = w[c] - g / h
+    for c in range(grid_offsets[-1]):
+        g, mass = 0.0, 0.0
+        for p in range(ptr[c], ptr[c + 1]):
+            i = rows[p]
+            g += cost[i] * _loss_grad(kind, margins[i], y[i])
+            mass += cost[i]
+        h = curvature * mass * v * v
+        if h > 0.0:
+            z = w[c] - g * v / h
             new = np.sign(z) * max(abs(z) - 1.0 / h, 0.0)
-            delta = new - w[c]
-            if delta != 0.0:
-                w[c] = new
-                for p in range(ptr[c], ptr[c + 1]):
-                    margins[rows[p]] += v * delta
-            steps[c - lo] = abs(delta)
-        if hi > lo:
-            biggest = max(biggest, steps.max())
+        else:  # no weighted row in this bin: only the penalty is left
+            new = 0.0
+        delta = new - w[c]
+        if delta != 0.0:
+            w[c] = new
+            for p in range(ptr[c], ptr[c + 1]):
+                margins[rows[p]] += v * delta
+        biggest = max(biggest, abs(delta))
     return biggest
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def l1_prox_targets(
+    ptr, rows, grid_offsets, M, Y, W, cost, v, kind, curvature, tol, max_iter, threads
+):
+    """The paper's L1 proximal coordinate descent, for each target, targets in parallel.
+
+    Minimises ||w||_1 + sum_i cost_i loss(m_i, y_i) with ``M[k] = Z w_k`` kept in sync; w_b <-
+    soft(w_b - g/H, 1/H) bin by bin (L bounds loss''). Stops when the largest step of an
+    epoch is below ``tol`` times the largest weight. Returns the epochs of each target.
+    """
+    K = W.shape[0]
+    iters = np.zeros(K, dtype=np.int64)
+    for k in prange(K):
+        threads[k] = get_thread_id()
+        for it in range(max_iter):
+            step = _l1_epoch(ptr, rows, grid_offsets, M[k], Y[k], W[k], cost, v, kind, curvature)
+            iters[k] = it + 1
+            if step <= tol * max(np.abs(W[k]).max(), 1e-12):
+                break
+    return iters

@@ -13,6 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 from leanml.core import InputError, ParameterError
 
 from . import _kernels
+from ._parallel import serial_below
+from .bandwidth import median_l1_sigma
 
 __all__ = ["KERNELS", "RandomBinningFeatures", "kernel_matrix", "sample_widths"]
 
@@ -65,24 +67,40 @@ def _validate_X(X: Any, n_features: int | None = None) -> np.ndarray | sp.csr_ma
             raise InputError(
                 f"sparse input must be CSR, got {X.format.upper()}; convert with X.tocsr()"
             )
+        if np.iscomplexobj(X.data):
+            raise InputError("Complex data not supported: RB bins real numbers")
         X = sp.csr_matrix(X, dtype=np.float64)
         X.sort_indices()
         values = X.data
     else:
         X = np.asarray(X)
-        if X.dtype == object or not np.issubdtype(X.dtype, np.number):
+        if np.iscomplexobj(X) or (
+            X.dtype == object and any(isinstance(v, complex) for v in X.flat)
+        ):
+            raise InputError("Complex data not supported: RB bins real numbers")
+        if X.dtype == object:  # numbers held as Python objects are converted (TypeError if not)
+            X = X.astype(np.float64)
+        if not np.issubdtype(X.dtype, np.number):
             raise InputError(f"X must be numeric, got dtype {X.dtype}")
-        X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2:
-            raise InputError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+            raise InputError(
+                f"X must be 2-D (n_samples, n_features), got shape {X.shape}. Reshape your data "
+                "with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for one sample"
+            )
+        X = np.ascontiguousarray(X, dtype=np.float64)
         values = X
     if X.shape[0] == 0:
         raise InputError("X has no rows")
+    if X.shape[1] == 0:
+        raise InputError(
+            f"X has no columns: 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
     if not np.isfinite(values).all():
         raise InputError("X contains NaN or infinity")
     if n_features is not None and X.shape[1] != n_features:
         raise InputError(
-            f"X has {X.shape[1]} features, but the binning was fitted with {n_features}"
+            f"X has {X.shape[1]} features, but RandomBinningFeatures is expecting {n_features} "
+            "features as input"
         )
     return X
 
@@ -101,11 +119,15 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
     ----------
     n_grids : int, default=256
         R, the number of random grids; the kernel error falls like 1/sqrt(R).
-    sigma : float, default=1.0
+    sigma : float, "auto" or None, default=None
         Bandwidth in the units of X. For the default Laplacian kernel
         k(x, y) = exp(-||x - y||_1 / sigma), i.e. scikit-learn's
         ``laplacian_kernel(gamma=1/sigma)``. (The authors' C++ code takes the inverse, a
-        Gamma *rate*; this argument is a real bandwidth.)
+        Gamma *rate*; this argument is a real bandwidth.) ``None`` or ``"auto"`` (the same)
+        use a quarter of the
+        median L1 distance between random pairs of training rows
+        (:func:`~leanml.rbf_features.bandwidth.median_l1_sigma`), RB's counterpart of
+        scikit-learn's ``gamma="scale"``; the value used is ``sigma_``.
     kernel : {"laplacian", "reciprocal", "triangle"}, default="laplacian"
         Per-dimension kernel, see :data:`KERNELS`. RB cannot produce the Gaussian or the L2
         Laplacian: they are not products of convex per-dimension kernels.
@@ -119,6 +141,8 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     n_features_in_ : int
+    sigma_ : float
+        The bandwidth used (``sigma``, or the value the heuristic chose).
     n_bins_per_grid_ : ndarray of shape (R,)
         kappa_r, non-empty training bins of each grid.
     kappa_ : float
@@ -133,7 +157,7 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         n_grids: int = 256,
-        sigma: float = 1.0,
+        sigma: float | str | None = None,
         kernel: str = "laplacian",
         random_state: Any = None,
         dtype: Any = np.float64,
@@ -144,34 +168,69 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.dtype = dtype
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     # -- parameters -------------------------------------------------------------------------
 
     def _check_params(self) -> None:
         if not isinstance(self.n_grids, (int, np.integer)) or self.n_grids < 1:
             raise ParameterError(f"n_grids must be an integer >= 1, got {self.n_grids!r}")
-        if not np.isfinite(self.sigma) or self.sigma <= 0:
+        if self.sigma is None or isinstance(self.sigma, str):
+            if self.sigma not in (None, "auto"):
+                raise ParameterError(f"sigma must be 'auto' or a number > 0, got {self.sigma!r}")
+        elif not np.isfinite(self.sigma) or self.sigma <= 0:
             raise ParameterError(f"sigma must be a finite number > 0, got {self.sigma!r}")
         if self.kernel not in KERNELS:
             raise ParameterError(f"unknown kernel {self.kernel!r}; choose one of {sorted(KERNELS)}")
 
-    def _grid_params(self, n_features: int) -> tuple[np.ndarray, ...]:
-        # One stream, drawn grid by grid: the first R grids are the same for any n_grids.
+    def _draw_grids(self, n_features: int) -> None:
+        """Grid parameters, stored transposed (d, R): the kernels loop over grids innermost.
+
+        One stream, drawn grid by grid: the first R grids are the same for any n_grids.
+        """
         rng = np.random.default_rng(self.random_state)
         R, d = int(self.n_grids), n_features
-        a, b = np.empty((R, d)), np.empty((R, d))
-        P = np.empty((R, d), dtype=np.uint64)
+        aT, bT = np.empty((d, R)), np.empty((d, R))
+        PT = np.empty((d, R), dtype=np.uint64)
         for r in range(R):
-            delta = sample_widths(self.kernel, float(self.sigma), d, rng)
+            delta = sample_widths(self.kernel, self.sigma_, d, rng)
             u = rng.random(d) * delta
-            a[r], b[r] = 1.0 / delta, u / delta
-            P[r] = rng.integers(0, 2**63, size=d, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-        return a, b, P
+            aT[:, r], bT[:, r] = 1.0 / delta, u / delta
+            PT[:, r] = rng.integers(0, 2**63, size=d, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        self._aT, self._bT, self._PT = aT, bT, PT
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())  # a copy: it may be the live __dict__
+        if isinstance(self.random_state, (int, np.integer)):
+            # redrawn from the seed on unpickling: a third of a model's size at d = 784
+            for key in ("_aT", "_bT", "_PT"):
+                state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "n_columns_" in state and "_aT" not in state:
+            self._draw_grids(self.n_features_in_)
+
+    @property
+    def grid_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(a, b, P)``, each (R, d): bin index floor(x_j a_rj - b_rj), hash multipliers P."""
+        check_is_fitted(self, "n_columns_")
+        return self._aT.T, self._bT.T, self._PT.T
 
     # -- fitting ----------------------------------------------------------------------------
 
-    def _keys(self, X: Any) -> np.ndarray:
-        """(n, R) hashed bin keys of dense or CSR ``X``."""
+    def _keys(self, X: Any, first: int = 0) -> np.ndarray:
+        """(n, R - first) hashed bin keys of dense or CSR ``X`` in grids ``first``, ..., R-1."""
+        aT, bT, PT = (np.ascontiguousarray(m[:, first:]) for m in (self._aT, self._bT, self._PT))
+        # codes of the value 0, for the sparse trick: only non-zeros change a row's key
+        c0T = np.floor(-bT).astype(np.int64)
         if sp.issparse(X):
+            with np.errstate(over="ignore"):
+                key0 = (c0T.astype(np.uint64) * PT).sum(axis=0, dtype=np.uint64)
             layout = (
                 np.empty((0, X.shape[1])),
                 X.indptr.astype(np.int64),
@@ -180,20 +239,72 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
                 True,
             )
         else:
+            key0 = np.zeros(aT.shape[1], dtype=np.uint64)
             empty = np.zeros(1, dtype=np.int64)
             layout = (X, empty, empty, np.zeros(1), False)
-        return _kernels.bin_keys(
-            *layout, X.shape[0], self._aT, self._bT, self._PT, self._key0, self._c0T
-        )
+        return _kernels.bin_keys(*layout, X.shape[0], aT, bT, PT, key0, c0T)
 
     def _check_range(self, X: Any) -> None:
         values = X.data if sp.issparse(X) else X
         biggest = float(np.abs(values).max()) if values.size else 0.0
-        if biggest * float(self._a.max()) + float(self._b.max()) >= _CODE_LIMIT:
+        if biggest * float(self._aT.max()) + float(self._bT.max()) >= _CODE_LIMIT:
             raise InputError(
-                f"|X| up to {biggest:.3g} with sigma={self.sigma} gives bin indices beyond "
+                f"|X| up to {biggest:.3g} with sigma={self.sigma_:.3g} gives bin indices beyond "
                 f"2^52; rescale X or increase sigma"
             )
+
+    def _extends(self, old: RandomBinningFeatures | None) -> bool:
+        """Whether this binning's first grids are exactly ``old``'s (same seed, sigma, d)."""
+        if old is None or old.n_grids > self.n_grids or old.kernel != self.kernel:
+            return False
+        if old.sigma_ != self.sigma_ or old.n_features_in_ != self.n_features_in_:
+            return False
+        R0 = old.n_grids
+        mine = (self._aT, self._bT, self._PT)
+        theirs = (old._aT, old._bT, old._PT)
+        return all(np.array_equal(a, b[:, :R0]) for a, b in zip(theirs, mine, strict=True))
+
+    def _fit_ids(self, X: Any, previous: tuple | None = None) -> np.ndarray:
+        """Fit on ``X``; return the training rows' (n, R) column ids.
+
+        ``previous = (binning, cols)``: a binning fitted on the same rows, and its ids. If
+        its grids are this one's first grids, only the new grids are binned.
+        """
+        self._check_params()
+        X = _validate_X(X)
+        n, R = X.shape[0], int(self.n_grids)
+        self.n_features_in_ = X.shape[1]
+        auto = self.sigma is None or self.sigma == "auto"
+        self.sigma_ = median_l1_sigma(X) if auto else float(self.sigma)
+        self._draw_grids(X.shape[1])
+        self._check_range(X)
+        old, old_cols = previous if previous is not None else (None, None)
+        R0 = old.n_grids if self._extends(old) else 0
+        local, kappa, tk, tid, tstart = _kernels.fit_bins(self._keys(X, R0))
+        if R0:  # append the new grids' tables to the old ones
+            kappa = np.concatenate([old.n_bins_per_grid_, kappa])
+            otk, otid, ostart = old._tables
+            tk, tid = np.concatenate([otk, tk]), np.concatenate([otid, tid])
+            tstart = np.concatenate([ostart, ostart[-1] + tstart[1:]])
+        self._tables = (tk, tid, tstart)
+        self.n_bins_per_grid_ = kappa
+        self.grid_offsets_ = np.concatenate([[0], np.cumsum(kappa)]).astype(np.int64)
+        self.n_columns_ = int(self.grid_offsets_[-1])
+        self.kappa_ = self.n_columns_ / self.n_grids
+        # D <= n R: int32 ids (half the memory of the solvers' layout) whenever they fit
+        self._id_dtype = np.int32 if n * R < 2**31 else np.int64
+        new = np.empty((n, R - R0), dtype=self._id_dtype)
+        _kernels.to_columns(local, self.grid_offsets_[R0:-1], new)
+        cols = new if not R0 else np.concatenate([old_cols.astype(self._id_dtype), new], axis=1)
+        if n >= 20 and self.kappa_ > 0.8 * n:
+            warnings.warn(
+                f"kappa = {self.kappa_:.0f} bins per grid for {n} samples: most points "
+                f"sit alone in their bin and the kernel has collapsed towards the identity; "
+                f"increase sigma",
+                UserWarning,
+                stacklevel=3,
+            )
+        return cols
 
     def fit(self, X: Any, y: Any = None) -> RandomBinningFeatures:
         """Draw the grids and number the bins that training rows fall in.
@@ -203,69 +314,37 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features) or CSR matrix
         y : ignored
         """
-        self._check_params()
-        X = _validate_X(X)
-        self.n_features_in_ = X.shape[1]
-        self._a, self._b, self._P = self._grid_params(X.shape[1])
-        # the kernels loop over grids innermost: keep (d, R) copies
-        self._aT, self._bT, self._PT = (
-            np.ascontiguousarray(m.T) for m in (self._a, self._b, self._P)
-        )
-        # codes of the value 0, for the sparse trick: only non-zeros change a row's key
-        self._c0T = np.floor(-self._bT).astype(np.int64)
-        with np.errstate(over="ignore"):
-            self._key0 = (self._c0T.astype(np.uint64) * self._PT).sum(axis=0, dtype=np.uint64)
-        self._check_range(X)
-        local, kappa, tk, tid, tstart, tcap = _kernels.fit_bins(self._keys(X))
-        self._tables = (tk, tid, tstart, tcap)
-        self.n_bins_per_grid_ = kappa
-        self.grid_offsets_ = np.concatenate([[0], np.cumsum(kappa)]).astype(np.int64)
-        self.n_columns_ = int(self.grid_offsets_[-1])
-        self.kappa_ = self.n_columns_ / self.n_grids
-        self._train_local = local
-        if X.shape[0] >= 20 and self.kappa_ > 0.8 * X.shape[0]:
-            warnings.warn(
-                f"kappa = {self.kappa_:.0f} bins per grid for {X.shape[0]} samples: most points "
-                f"sit alone in their bin and the kernel has collapsed towards the identity; "
-                f"increase sigma",
-                UserWarning,
-                stacklevel=2,
-            )
+        self.fit_transform_ids(X)
         return self
-
-    def _local_ids(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "n_columns_")
-        X = _validate_X(X, self.n_features_in_)
-        self._check_range(X)
-        return _kernels.transform_bins(
-            *self._args(X),
-            X.shape[0],
-            self._a,
-            self._b,
-            self._P,
-            self._key0,
-            self._c0,
-            *self._tables,
-        )
 
     def transform_ids(self, X: Any) -> np.ndarray:
         """Column ids in the compact layout the solvers use.
 
         Returns
         -------
-        cols : ndarray of shape (n_samples, R), int64
+        cols : ndarray of shape (n_samples, R), int32 (int64 when n R >= 2^31 at fit)
             ``cols[i, r]`` is the column of the bin row i falls in within grid r, or -1 when
             that bin held no training point (the row then has no feature for that grid).
         """
         check_is_fitted(self, "n_columns_")
         X = _validate_X(X, self.n_features_in_)
         self._check_range(X)
-        return _kernels.transform_bins(self._keys(X), self.grid_offsets_[:-1], *self._tables)
+        cols = np.empty((X.shape[0], int(self.n_grids)), dtype=self._id_dtype)
+        with serial_below(X.shape[0] * X.shape[1] * int(self.n_grids)):
+            _kernels.transform_bins(self._keys(X), self.grid_offsets_[:-1], *self._tables, cols)
+        return cols
 
-    def fit_transform_ids(self, X: Any) -> np.ndarray:
-        """``fit(X)`` then the compact column ids of the training rows (no second binning)."""
-        self.fit(X)
-        return _kernels.to_columns(self._train_local, self.grid_offsets_[:-1])
+    def fit_transform_ids(self, X: Any, previous: tuple | None = None) -> np.ndarray:
+        """``fit(X)`` then the compact column ids of the training rows (no second binning).
+
+        ``previous = (binning, cols)`` from a fit on the same rows with the same seed: its
+        grids are kept and only the additional ones are binned (warm start).
+        """
+        shape = getattr(X, "shape", (0, 0))
+        R = self.n_grids if isinstance(self.n_grids, (int, np.integer)) else 1  # checked later
+        work = shape[0] * (shape[1] if len(shape) > 1 else 1) * int(R)
+        with serial_below(work):
+            return self._fit_ids(X, previous)
 
     def ids_to_csr(self, cols: np.ndarray) -> sp.csr_matrix:
         """The n x D CSR matrix of a compact id array (entries 1/sqrt(R), -1 dropped)."""

@@ -14,7 +14,7 @@ from leanml.core.console import console, echo, print_rows, progress
 from leanml.core.loaders import dataset_from_file, load_svmlight, looks_like_file
 
 from .estimators import RBClassifier
-from .experiments import convergence, minmax, slope, sweep
+from .experiments import EXACT, METHODS, convergence, minmax, slope, sweep, tune
 
 __all__ = ["rbf_features"]
 
@@ -35,7 +35,22 @@ def rbf_features() -> None:
     """Random Binning features (Wu, Yen et al., KDD 2016)."""
 
 
-_SIGMA = click.option("--sigma", type=float, default=1.0, show_default=True, help="Bandwidth.")
+def _sigma_value(ctx: click.Context, param: click.Parameter, value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither 'auto' nor a number") from None
+
+
+_SIGMA = click.option(
+    "--sigma",
+    default="auto",
+    show_default=True,
+    callback=_sigma_value,
+    help="Bandwidth of exp(-||x - y||_1 / sigma); 'auto': a quarter of the median L1 distance.",
+)
 _SCALE = click.option("--scale/--no-scale", default=False, help="Min-max scale features to [0, 1].")
 
 
@@ -64,7 +79,8 @@ def fit_cmd(settings, dataset, model_path, grids, sigma, C, loss, penalty, scale
     acc = float(np.mean(model.predict(data.X_test) == data.y_test))
     model_path.write_bytes(pickle.dumps(model))
     console.print(
-        f"test accuracy {acc:.4f}; kappa {model.binning_.kappa_:.1f}; model saved to {model_path}"
+        f"test accuracy {acc:.4f}; sigma {model.binning_.sigma_:.4g}; "
+        f"kappa {model.binning_.kappa_:.1f}; model saved to {model_path}"
     )
 
 
@@ -126,25 +142,27 @@ def convergence_cmd(settings, dataset, n_rows, grids, sigma, plot) -> None:
 @rbf_features.command("sweep")
 @click.option("--dataset", "-d", required=True)
 @click.option("--grids", default="64,256,1024", show_default=True)
-@_SIGMA
-@click.option("--C", "C", type=float, default=1.0, show_default=True)
 @_SCALE
-@click.option("--exact/--no-exact", default=True, help="Include the exact kernel SVC.")
+@click.option("--exact/--no-exact", default=True, help="Include the exact kernel SVCs.")
+@click.option("--repeats", type=int, default=1, show_default=True, help="Best of N timings.")
 @click.pass_obj
-def sweep_cmd(settings, dataset, grids, sigma, C, scale, exact) -> None:
-    """Accuracy and time against R for RB and its peers on one data set."""
+def sweep_cmd(settings, dataset, grids, scale, exact, repeats) -> None:
+    """Accuracy and time against R for RB and its peers, each tuned on a validation split."""
     data = _data(dataset, settings.seed, scale)
+    names = METHODS + (EXACT if exact else ())
+    params = {m: tune(m, data, seed=settings.seed, quick=True)[0] for m in progress(names, "tune")}
+    console.print(f"tuned on a validation split: {params}")
     rows = sweep(
         data,
         [int(g) for g in grids.split(",")],
-        sigma,
-        C,
-        exact=exact,
+        params,
+        exact=EXACT if exact else (),
         seed=settings.seed,
+        repeats=repeats,
         progress=progress,
     )
     print_rows(f"{dataset}: accuracy and fit+predict seconds against R", rows)
     settings.out.mkdir(parents=True, exist_ok=True)
     path = settings.out / f"rbf-sweep-{dataset.replace('/', '_')}.json"
-    path.write_text(json.dumps(rows, indent=2))
+    path.write_text(json.dumps({"params": params, "rows": rows}, indent=2))
     echo(f"record: {path}")

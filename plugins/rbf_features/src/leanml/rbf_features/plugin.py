@@ -40,7 +40,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="rb-l1-svm",
-            summary="Random Binning + L1 squared-hinge SVM (parallel prox CD)",
+            summary="Random Binning + L1 squared-hinge SVM (prox CD, classes in parallel)",
             factory=_CLASSIFIER,
             defaults={"loss": "squared_hinge", "penalty": "l1"},
             solvers={"rb-pcd": _L1},
@@ -60,7 +60,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="peer-rbf-sampler-svc",
-            summary="scikit-learn RBFSampler (Gaussian RFF) + LinearSVC",
+            summary="scikit-learn RBFSampler (Gaussian RFF, gamma='scale') + LinearSVC",
             factory=f"{_PKG}.peers:rbf_sampler_svc",
         )
     )
@@ -68,7 +68,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         ModelSpec(
             name="peer-nystroem-svc",
             summary="scikit-learn Nystroem(laplacian) + LinearSVC",
-            factory=f"{_PKG}.peers:nystroem_svc",
+            factory=f"{_PKG}.peers:NystroemSVC",
         )
     )
     register(
@@ -76,6 +76,14 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             name="peer-exact-laplacian-svc",
             summary="exact SVC, precomputed L1 Laplacian kernel",
             factory=f"{_PKG}.peers:ExactLaplacianSVC",
+            max_train=20_000,
+        )
+    )
+    register(
+        ModelSpec(
+            name="peer-exact-rbf-svc",
+            summary="exact SVC, Gaussian kernel, gamma='scale' (LIBSVM)",
+            factory=f"{_PKG}.peers:exact_rbf_svc",
             max_train=20_000,
         )
     )
@@ -89,7 +97,7 @@ def register_solvers(register: Callable[[SolverSpec], None]) -> None:
         ("rb-newton", "solve_logistic", "l2-logistic", "trust-region Newton-CG"),
         ("rb-bcd", "solve_ridge_bcd", "l2-square", "exact block CD per grid"),
         ("rb-cg", "solve_ridge_cg", "l2-square", "preconditioned conjugate gradients"),
-        ("rb-pcd", "solve_l1", "l1-composite", "parallel proximal CD over one grid's bins"),
+        ("rb-pcd", "solve_l1", "l1-composite", "the paper's proximal CD, bin by bin"),
     ]
     for name, attr, problem, summary in entries:
         register(

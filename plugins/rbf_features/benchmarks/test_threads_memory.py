@@ -1,0 +1,102 @@
+"""Solver speed-up from 1 to 2 threads, and model size / fit memory, on mnist_5k.
+
+``LEANML_BENCH=full pytest benchmarks/test_threads_memory.py -s`` prints the tables behind the
+README. The thread ratios are measured in this one process on the same design (best of 3 at
+each count); the 1-minute load average is recorded beside them, since the machine is shared.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from leanml.core import load_dataset
+from leanml.core.testing import best_of, report
+from leanml.core.threads import thread_limits
+from leanml.rbf_features import RandomBinningFeatures
+from leanml.rbf_features import solvers as S
+from leanml.rbf_features.experiments import minmax
+
+OUT = Path(__file__).parent / ".results"
+
+
+def _load() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def test_solvers_two_threads_against_one(bench_size):
+    data = minmax(load_dataset("mnist_5k", seed=0))
+    if bench_size == "smoke":
+        data = data.subset(n_train=300, seed=0)
+    R = 16 if bench_size == "smoke" else 256
+    rb = RandomBinningFeatures(R, sigma=40.0, random_state=0)
+    design = S.RBDesign(rb.fit_transform_ids(data.X_train), rb.grid_offsets_)
+    design.csc()  # built once, outside the timings
+    Y = np.where(data.y_train[None, :] == np.arange(10)[:, None], 1.0, -1.0)
+    runs = {
+        "l1 prox CD (squared hinge, C=1, 20 epochs)": lambda: S.solve_l1_targets(
+            design, Y, 1.0, tol=0.0, max_iter=20
+        ),
+        "ridge block CD (one-hot, alpha=0.1, 20 epochs)": lambda: S.solve_ridge_bcd_targets(
+            design, Y, 0.1, tol=0.0, max_iter=20
+        ),
+        "dual CD (hinge, C=10, tol=0.1)": lambda: S.solve_svm_targets(design, Y, 10.0, tol=0.1),
+    }
+    rows = []
+    for name, run in runs.items():
+        with thread_limits(1):
+            run()  # compile / warm
+            t1, _ = best_of(run)
+        with thread_limits(2):
+            t2, _ = best_of(run)
+        rows.append({"solver": name, "1 thread s": t1, "2 threads s": t2, "speedup": t1 / t2})
+    rows.append({"solver": "load average (1 min)", "1 thread s": _load()})
+    report(f"threads-mnist_5k-R{R}-{bench_size}", rows, OUT)
+
+
+_MEMORY = """
+import pickle, time
+import numpy as np
+from leanml.core import load_dataset
+from leanml.core.threads import thread_limits
+from leanml.rbf_features import RBClassifier
+from leanml.rbf_features.experiments import minmax
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
+
+data = minmax(load_dataset("mnist_5k", seed=0))
+if {smoke}:
+    data = data.subset(n_train=300, seed=0)
+kw = dict(sigma=40.0, C=10.0, random_state=0)
+with thread_limits(1):
+    RBClassifier(8, **kw).fit(data.X_train[::20], data.y_train[::20])  # compile first
+    base = status("VmRSS")
+    open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to now
+    model = RBClassifier({R}, **kw).fit(data.X_train, data.y_train)
+    peak = status("VmHWM")
+print(len(pickle.dumps(model)), peak - base, data.n_train, model.score(data.X_test, data.y_test))
+"""
+
+
+def test_model_size_and_fit_memory(bench_size):
+    """Pickled size and peak resident memory of fit above the process before it (MB)."""
+    R = 16 if bench_size == "smoke" else 512
+    code = textwrap.dedent(_MEMORY).format(smoke=bench_size == "smoke", R=R)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    size, extra, n, acc = (float(v) for v in out.stdout.split())
+    row = {
+        "R": R,
+        "n_train": int(n),
+        "pickled MB": size / 1e6,
+        "peak fit MB": extra,
+        "kB per training row": extra * 1e3 / n,
+        "test accuracy": acc,
+    }
+    report(f"memory-mnist_5k-R{R}-{bench_size}", [row], OUT)
