@@ -16,16 +16,33 @@ from leanml.wme._reference import wmd_to_random_docs_ref
 def test_features_in_unit_interval_deterministic_and_transform_equals_fit_transform(shift):
     data, emb = shift
     X = data.X_train[:50]
-    m = WordMoversEmbedding(emb, n_features=64, d_max=4, random_state=3)
+    m = WordMoversEmbedding(emb, n_features=64, d_max=4, output="kernel", random_state=3)
     Z = m.fit_transform(X)
     scaled = Z * np.sqrt(64)
     assert Z.shape == (50, 64)
     assert (scaled > 0).all() and (scaled <= 1).all()
     np.testing.assert_array_equal(Z, m.transform(X))
-    again = WordMoversEmbedding(emb, n_features=64, d_max=4, random_state=3).fit_transform(X)
+    again = m.set_params(output="kernel").fit_transform(X)
     np.testing.assert_array_equal(Z, again)
-    other = WordMoversEmbedding(emb, n_features=64, d_max=4, random_state=4).fit_transform(X)
-    assert not np.allclose(Z, other)
+    other = WordMoversEmbedding(emb, n_features=64, d_max=4, output="kernel", random_state=4)
+    assert not np.allclose(Z, other.fit_transform(X))
+
+
+def test_standardized_output_against_standard_scaler(shift):
+    """With the whole training set as the sample, the default output is StandardScaler's."""
+    from sklearn.preprocessing import StandardScaler
+
+    data, emb = shift
+    X = data.X_train[:80]
+    kernel = WordMoversEmbedding(emb, n_features=32, gamma_sample=80, output="kernel")
+    Zk = kernel.set_params(random_state=1).fit_transform(X)
+    std = WordMoversEmbedding(emb, n_features=32, gamma_sample=80, random_state=1).fit(X)
+    np.testing.assert_allclose(std.transform(X), StandardScaler().fit_transform(Zk), atol=1e-9)
+    np.testing.assert_allclose(
+        std.transform(data.X_test),
+        StandardScaler().fit(Zk).transform(kernel.transform(data.X_test)),
+        atol=1e-9,
+    )
 
 
 def test_distances_match_linprog_reference(shift):
@@ -67,7 +84,7 @@ def test_gamma_median_is_inverse_median_distance(shift):
     assert m.gamma_ == pytest.approx(1.0 / np.median(W), rel=1e-12)
 
 
-def test_gram_psd_and_monte_carlo_rate(shift):
+def test_monte_carlo_rate(shift):
     """Across independent draws, the spread of Z Z^T falls like R^-1/2."""
     data, emb = shift
     X = data.X_train[:25]
@@ -76,14 +93,12 @@ def test_gram_psd_and_monte_carlo_rate(shift):
     def grams(R):
         out = []
         for seed in range(24):
-            Z = WordMoversEmbedding(emb, n_features=R, gamma=gamma, random_state=seed).fit(X)
-            Z = Z.transform(X)
+            m = WordMoversEmbedding(emb, n_features=R, gamma=gamma, output="kernel")
+            Z = m.set_params(random_state=seed).fit(X).transform(X)
             out.append(Z @ Z.T)
         return np.array(out)
 
     G1, G4 = grams(64), grams(256)
-    for G in (G1[0], G4[0]):
-        assert np.linalg.eigvalsh(G).min() >= -1e-10
     ratio = G1.std(0).mean() / G4.std(0).mean()
     assert 1.6 <= ratio <= 2.5, ratio
 
@@ -91,8 +106,8 @@ def test_gram_psd_and_monte_carlo_rate(shift):
 @pytest.mark.parametrize("kind", RANDOM_WORDS)
 def test_every_random_word_distribution(shift, kind):
     data, emb = shift
-    m = WordMoversEmbedding(emb, n_features=16, d_max=3, random_words=kind, random_state=0)
-    Z = m.fit_transform(data.X_train[:30])
+    m = WordMoversEmbedding(emb, n_features=16, d_max=3, random_words=kind, output="kernel")
+    Z = m.set_params(random_state=0).fit_transform(data.X_train[:30])
     assert np.isfinite(Z).all() and (Z > 0).all()
     assert m.random_vectors_.shape == (m.random_ptr_[-1], emb.dim)
     sizes = np.diff(m.random_ptr_)
@@ -111,14 +126,21 @@ def test_tfidf_is_fitted_on_training_documents_only(shift):
     train_only = m.idf_.copy()
     m.transform(data.X_test)
     np.testing.assert_array_equal(train_only, m.idf_)
-    # Test-only words (the synonyms) get df = 1.
+    # Test-only words (the synonyms) get df = 1 by default, the median seen IDF on request.
     row = emb.index["t0w39"]
     assert m.idf_[row] == pytest.approx(np.log1p(len(data.X_train)))
+    seen = m.idf_[m.train_rows_]
+    m.set_params(unseen_idf="median").fit(data.X_train)
+    assert m.idf_[row] == pytest.approx(np.median(seen))
+    np.testing.assert_array_equal(m.idf_[m.train_rows_], seen)
+    assert m.document_stats(data.X_test)["unseen_rate"] > 0.3  # the synonyms
+    assert m.document_stats(data.X_train)["unseen_rate"] == 0.0
 
 
 def test_raw_wmd_features_with_gamma_none(shift):
     data, emb = shift
-    m = WordMoversEmbedding(emb, n_features=8, gamma=None, random_state=0).fit(data.X_train)
+    m = WordMoversEmbedding(emb, n_features=8, gamma=None, output="kernel", random_state=0)
+    m.fit(data.X_train)
     np.testing.assert_array_equal(
         m.transform(data.X_test[:5]), m.wmd_to_random_documents(data.X_test[:5])
     )
@@ -126,7 +148,8 @@ def test_raw_wmd_features_with_gamma_none(shift):
 
 def test_underflow_warning(shift):
     data, emb = shift
-    m = WordMoversEmbedding(emb, n_features=16, gamma=500.0, random_state=0).fit(data.X_train)
+    m = WordMoversEmbedding(emb, n_features=16, gamma=500.0, output="kernel", random_state=0)
+    m.fit(data.X_train)
     with pytest.warns(UserWarning, match="underflow"):
         m.transform(data.X_test[:10])
 

@@ -14,7 +14,7 @@ from leanml.core.loaders import open_text
 
 from .embeddings import Embeddings
 from .experiments import classify, kernel_ratios, lee_similarity, model_factories, throughput
-from .wme import RANDOM_WORDS, WordMoversEmbedding
+from .wme import OUTPUTS, RANDOM_WORDS, WordMoversEmbedding
 
 __all__ = ["wme"]
 
@@ -47,10 +47,19 @@ def wme() -> None:
 @_R
 @click.option("--d-max", type=click.IntRange(min=1), default=6, show_default=True)
 @click.option("--gamma", default="median", show_default=True, help="Number or 'median'.")
-@click.option("--random-words", type=click.Choice(RANDOM_WORDS), default="box_unit")
+@click.option("--random-words", type=click.Choice(RANDOM_WORDS), default="vocab_sample")
 @click.option("--weights", type=click.Choice(["nbow", "tfidf"]), default="nbow")
+@click.option(
+    "--scale",
+    type=click.Choice(OUTPUTS),
+    default="standardized",
+    show_default=True,
+    help="Standardised features, or the paper's R^-1/2 exp(-gamma WMD) (kernel).",
+)
 @click.pass_obj
-def embed_cmd(settings, texts, output, embeddings, features, d_max, gamma, random_words, weights):
+def embed_cmd(
+    settings, texts, output, embeddings, features, d_max, gamma, random_words, weights, scale
+):
     """Texts (one document per line) -> a (documents x R) feature matrix in a .npy file."""
     with open_text(texts) as (fh, _name):
         docs = [line.rstrip("\n") for line in fh if line.strip()]
@@ -67,6 +76,7 @@ def embed_cmd(settings, texts, output, embeddings, features, d_max, gamma, rando
         gamma=g,
         random_words=random_words,
         weights=weights,
+        output=scale,
         random_state=settings.seed,
     ).fit(docs)
     Z = model.transform(docs)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
@@ -22,20 +21,23 @@ from .wme import WordMoversEmbedding
 
 __all__ = ["KNNWMD", "WMEClassifier", "similarity"]
 
-_WME_PARAMS = (
-    "embeddings",
-    "n_features",
-    "d_max",
-    "d_min",
-    "gamma",
-    "random_words",
-    "weights",
-    "tokenizer",
-    "stop_words",
-    "on_empty",
-    "gamma_scale",
-    "random_state",
-)
+#: Every WordMoversEmbedding parameter, mirrored by WMEClassifier (a test checks it).
+_WME_PARAMS = tuple(WordMoversEmbedding._get_param_names())
+
+
+def _materialise(X: Any) -> Any:
+    """Lists and arrays as they are; other iterables (generators) read once into a list."""
+    if isinstance(X, str | bytes) or not isinstance(X, Iterable):
+        raise InputError(
+            f"expected an iterable of documents (strings or token lists), got {type(X).__name__}"
+        )
+    return X if isinstance(X, Sequence | np.ndarray) else list(X)
+
+
+def _text_tags(tags: Any) -> Any:
+    tags.input_tags.string = True  # texts or token lists, not a numeric matrix
+    tags.input_tags.two_d_array = False
+    return tags
 
 
 class WMEClassifier(ClassifierMixin, BaseEstimator):
@@ -44,17 +46,16 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     embeddings, n_features, d_max, d_min, gamma, random_words, weights, tokenizer,
-    stop_words, on_empty, gamma_scale, random_state
-        Passed to :class:`WordMoversEmbedding`.
+    stop_words, on_empty, gamma_scale, gamma_sample, unseen_idf, output, random_state
+        Passed to :class:`WordMoversEmbedding` (all of its parameters). With the default
+        ``output="standardized"`` the features are standardised, so C near 1 works; the
+        original instead tuned C up to 1e7 against its ``1/sqrt(R)`` scaling
+        (``output="kernel"``).
     classifier
         ``"svm"`` (L2-regularised squared-hinge LinearSVC, LIBLINEAR ``-s 2`` as in the
         authors' code) or ``"logreg"`` (L2 logistic regression).
     C
         Inverse regularisation strength.
-    scale
-        Standardise each feature before the linear model. The original instead tuned C up
-        to 1e7 against its ``1/sqrt(R)`` scaling; standardising makes ``C = 1`` a sane
-        default.
 
     Attributes
     ----------
@@ -68,15 +69,17 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
         d_max: int = 6,
         d_min: int = 1,
         gamma: float | str | None = "median",
-        random_words: str = "box_unit",
+        random_words: str = "vocab_sample",
         weights: str = "nbow",
         tokenizer: Callable[[str], Sequence[str]] | None = None,
         stop_words: Any = "english",
         on_empty: str = "zero",
         gamma_scale: float = 1.0,
+        gamma_sample: int = 200,
+        unseen_idf: str = "max",
+        output: str = "standardized",
         classifier: str = "svm",
         C: float = 1.0,
-        scale: bool = True,
         random_state: Any = None,
     ) -> None:
         self.embeddings = embeddings
@@ -90,10 +93,15 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
         self.stop_words = stop_words
         self.on_empty = on_empty
         self.gamma_scale = gamma_scale
+        self.gamma_sample = gamma_sample
+        self.unseen_idf = unseen_idf
+        self.output = output
         self.classifier = classifier
         self.C = C
-        self.scale = scale
         self.random_state = random_state
+
+    def __sklearn_tags__(self) -> Any:
+        return _text_tags(super().__sklearn_tags__())
 
     def _linear(self) -> Any:
         if not (isinstance(self.C, int | float) and self.C > 0):
@@ -109,29 +117,25 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> WMEClassifier:
         """Fit WME on the training texts, then the linear model on their features."""
+        X = _materialise(X)
         y = np.asarray(y)
         if len(y) != len(X):
             raise InputError(f"X has {len(X)} documents but y has {len(y)} labels")
         clf = self._linear()
         self.wme_ = WordMoversEmbedding(**{p: getattr(self, p) for p in _WME_PARAMS})
-        Z = self.wme_.fit_transform(X)
-        self.scaler_ = StandardScaler().fit(Z) if self.scale else None
-        self.model_ = clf.fit(self._scaled(Z), y)
+        self.model_ = clf.fit(self.wme_.fit_transform(X), y)
         self.classes_ = self.model_.classes_
         return self
-
-    def _scaled(self, Z: np.ndarray) -> np.ndarray:
-        return self.scaler_.transform(Z) if self.scaler_ is not None else Z
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Linear scores of the WME features."""
         check_is_fitted(self, "model_")
-        return self.model_.decision_function(self._scaled(self.wme_.transform(X)))
+        return self.model_.decision_function(self.wme_.transform(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels."""
         check_is_fitted(self, "model_")
-        return self.model_.predict(self._scaled(self.wme_.transform(X)))
+        return self.model_.predict(self.wme_.transform(X))
 
 
 class KNNWMD(ClassifierMixin, BaseEstimator):
@@ -173,6 +177,9 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         self.prune = prune
         self.tokenizer = tokenizer
         self.stop_words = stop_words
+
+    def __sklearn_tags__(self) -> Any:
+        return _text_tags(super().__sklearn_tags__())
 
     def _docs(self, X: Any) -> Documents:
         return to_documents(tokenize(X, self.tokenizer, self.stop_words), self.embeddings_)
@@ -300,7 +307,7 @@ def similarity(
         Documents; with ``pairwise=False`` they are aligned pairs of equal length.
     model
         A fitted :class:`WordMoversEmbedding`; by default one is fitted (unsupervised) on
-        ``texts_a + texts_b`` with ``params``.
+        ``texts_a + texts_b`` with ``params`` (``output="kernel"`` unless given).
     pairwise
         Return the full ``(len(a), len(b))`` matrix instead of the aligned pairs.
 
@@ -311,6 +318,8 @@ def similarity(
     if not pairwise and len(texts_a) != len(texts_b):
         raise InputError(f"texts_a has {len(texts_a)} documents, texts_b {len(texts_b)}")
     if model is None:
+        # the kernel's scale: cosines of standardised features would be correlations
+        params = {"output": "kernel", **params}
         model = WordMoversEmbedding(**params).fit(list(texts_a) + list(texts_b))
     Za = _unit(model.transform(texts_a))
     Zb = _unit(model.transform(texts_b))

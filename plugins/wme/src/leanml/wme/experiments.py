@@ -124,7 +124,7 @@ def lee_similarity(data: Dataset, emb: Embeddings, R: int = 1024, seed: int = 0)
         U = _unit(np.asarray(Z, dtype=np.float64))
         return (U @ U.T)[iu]
 
-    wme = WordMoversEmbedding(emb, n_features=R, random_state=seed)
+    wme = WordMoversEmbedding(emb, n_features=R, output="kernel", random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         methods = {
