@@ -33,7 +33,6 @@ def fitted(shift):
         ({"output": "raw"}, "output"),
         ({"unseen_idf": 0.0}, "unseen_idf"),
         ({"gamma_scale": 0}, "gamma_scale"),
-        ({"random_words": "vocab_sample", "d_max": 10_000}, "vocab_sample"),
     ],
 )
 def test_bad_hyperparameters(shift, params, match):

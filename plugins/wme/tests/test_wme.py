@@ -117,6 +117,17 @@ def test_every_random_word_distribution(shift, kind):
     if kind == "vocab_sample":
         words = {tuple(v) for v in np.asarray(emb.vectors, dtype=np.float64)}
         assert all(tuple(v) in words for v in m.random_vectors_)
+        for r in range(16):  # distinct words within a random document
+            omega = m.random_vectors_[m.random_ptr_[r] : m.random_ptr_[r + 1]]
+            assert len({tuple(v) for v in omega}) == len(omega)
+
+
+def test_vocab_sample_on_a_vocabulary_smaller_than_d(shift):
+    _, emb = shift
+    m = WordMoversEmbedding(emb, n_features=32, d_min=6, d_max=6, random_state=0)
+    m.fit(["t0w1 t0w2", "t1w1 t0w2"])  # 3 distinct words, D = 6
+    assert np.diff(m.random_ptr_).min() == 6
+    assert len({tuple(v) for v in m.random_vectors_}) == 3
 
 
 def test_tfidf_is_fitted_on_training_documents_only(shift):

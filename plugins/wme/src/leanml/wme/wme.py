@@ -78,10 +78,14 @@ class WordMoversEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         up to ``gamma_sample`` training documents and the random documents), or ``None`` for
         the raw WMD as features (the original's ``gamma = -1``).
     random_words
-        ``"box_unit"`` (default, as in the authors' code: uniform in the scalar box
+        ``"box_unit"`` (as in the authors' code: uniform in the scalar box
         ``[min, max]^d`` of the training words' coordinates, then unit-normalised), ``"box"``
-        (the same without normalising), ``"vocab_sample"`` (random training words) or
-        ``"gaussian"`` (per-dimension mean and std of the training words).
+        (the same without normalising), ``"vocab_sample"`` (default: distinct random
+        training words, repeated only if the vocabulary has fewer than D) or ``"gaussian"``
+        (per-dimension mean and std of the training words). The default was chosen by
+        measurement: with raw GloVe, ``"box_unit"`` features correlate 0.999-1.000 with the
+        documents' mean word norm and 97-98% of their centred variance lies in one direction
+        (R8, 20 Newsgroups); ``"vocab_sample"`` gives 0.46-0.88 and 40-63% (README).
     weights
         ``"nbow"`` (counts / total) or ``"tfidf"`` (``nbow * log(1 + N / df)``, df fitted on
         the training documents only).
@@ -268,12 +272,9 @@ class WordMoversEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         elif kind == "gaussian":
             W = words.mean(0) + words.std(0) * rng.standard_normal((total, d))
         else:
-            if self.d_max > len(words):
-                raise ParameterError(
-                    f"random_words='vocab_sample' needs d_max <= the {len(words)} distinct "
-                    f"training words, got d_max={self.d_max}"
-                )
-            picks = [rng.choice(len(words), size=s, replace=False) for s in sizes]
+            # distinct words where the training vocabulary allows; a vocabulary smaller than D
+            # repeats words (a heavier random word), so tiny corpora keep the default working
+            picks = [rng.choice(len(words), size=s, replace=s > len(words)) for s in sizes]
             W = words[np.concatenate(picks)]
         return np.ascontiguousarray(W, dtype=np.float64), ptr
 
