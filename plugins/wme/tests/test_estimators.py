@@ -20,14 +20,31 @@ def small(shift):
 def test_knn_wmd_equals_brute_force_with_and_without_pruning(small):
     Xtr, ytr, Xte, _, emb = small
     M = wmd_matrix(Xte, Xtr, emb)
-    knn = KNNWMD(emb, n_neighbors=3).fit(Xtr, ytr)
-    dist, idx = knn.kneighbors(Xte)
-    pruned = knn.n_solved_
-    np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], atol=1e-12)
-    np.testing.assert_allclose(M[np.arange(12)[:, None], idx], dist, atol=1e-12)
-    full = KNNWMD(emb, n_neighbors=3, prune=False).fit(Xtr, ytr)
-    np.testing.assert_allclose(full.kneighbors(Xte)[0], dist, atol=1e-12)
-    assert full.n_solved_ == 12 * 60 and pruned < full.n_solved_
+    order = np.argsort(M, axis=1, kind="stable")[:, :3]
+    solved = {}
+    for prune in ("rwmd", "wcd", "none"):
+        knn = KNNWMD(emb, n_neighbors=3, prune=prune).fit(Xtr, ytr)
+        dist, idx = knn.kneighbors(Xte)
+        np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], atol=1e-12)
+        np.testing.assert_array_equal(idx, order)  # identical neighbours
+        solved[prune] = knn.n_solved_
+        assert knn.n_pairs_ == 12 * 60
+    assert solved["none"] == 12 * 60 > solved["wcd"] > solved["rwmd"]
+    assert knn.set_params(prune="rwmd").fit(Xtr, ytr).kneighbors(Xte) is not None
+    assert knn.n_rwmd_pruned_ == solved["wcd"] - solved["rwmd"]
+
+
+def test_rwmd_is_the_relaxed_lp_and_a_lower_bound(make_case, rng):
+    import ot
+
+    from leanml.wme import _kernels as K
+    from leanml.wme._reference import rwmd_ref
+
+    for case in range(40):
+        a, b, C = make_case(rng, case)
+        r = K.rwmd(a, b, C)
+        assert r == pytest.approx(rwmd_ref(a, b, C), abs=1e-8)
+        assert r <= float(ot.emd2(a, b, C)) + 1e-12
 
 
 @pytest.mark.parametrize("solver", ["pot", "gensim"])
@@ -45,6 +62,8 @@ def test_knn_bad_parameters(small):
         KNNWMD(emb, n_neighbors=0).fit(Xtr, ytr)
     with pytest.raises(ParameterError, match="solver"):
         KNNWMD(emb, solver="emd").fit(Xtr, ytr)
+    with pytest.raises(ParameterError, match="prune"):
+        KNNWMD(emb, prune=True).fit(Xtr, ytr)
 
 
 def test_peers_fit_and_predict(small):

@@ -941,6 +941,30 @@ def centroid_distances(centroids_a: np.ndarray, centroids_b: np.ndarray) -> np.n
     return out
 
 
+@njit(cache=True, nogil=True)
+def rwmd(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> float:
+    """Relaxed WMD (Kusner et al., 2015): ``max(sum_i a_i min_j C_ij, sum_j b_j min_i C_ij)``.
+
+    Each term drops one marginal constraint, so both are lower bounds on the EMD.
+    """
+    n, m = C.shape
+    rows = 0.0
+    for i in range(n):
+        best = C[i, 0]
+        for j in range(1, m):
+            if C[i, j] < best:
+                best = C[i, j]
+        rows += a[i] * best
+    cols = 0.0
+    for j in range(m):
+        best = C[0, j]
+        for i in range(1, n):
+            if C[i, j] < best:
+                best = C[i, j]
+        cols += b[j] * best
+    return max(rows, cols)
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def knn_wmd(
     indptr_q: np.ndarray,
@@ -952,22 +976,29 @@ def knn_wmd(
     V: np.ndarray,
     wcd: np.ndarray,
     k: int,
-    prune: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact k nearest training documents by WMD, pruned by the word-centroid distance.
+    prune: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exact k nearest training documents by WMD, with Kusner et al.'s prefetch-and-prune.
 
-    Kusner et al.'s prefetch-and-prune: visit training documents by increasing WCD (a lower
-    bound on WMD) and stop once the WCD exceeds the current k-th smallest WMD.
+    Visit training documents by increasing word-centroid distance (WCD, a lower bound on
+    WMD). ``prune >= 1``: stop once the WCD reaches the current k-th smallest WMD.
+    ``prune >= 2``: also skip the exact solve of a document whose relaxed WMD (a tighter
+    lower bound, from the same cost matrix) reaches it. ``prune = 0``: solve every pair.
+    Ties at the k-th distance may keep a different document of the same distance.
 
     Returns
     -------
     idx : (n_query, k) int64, dist : (n_query, k) float64 (sorted), n_solved : (n_query,)
+    exact solves, n_rwmd : (n_query,) solves avoided by the RWMD bound, status : (n_query,)
+    int64, nonzero if any solve hit its iteration limit
     """
     nq = indptr_q.shape[0] - 1
     nt = indptr_t.shape[0] - 1
     idx = np.full((nq, k), -1, dtype=np.int64)
     dist = np.full((nq, k), np.inf)
     solved = np.zeros(nq, dtype=np.int64)
+    skipped = np.zeros(nq, dtype=np.int64)
+    status = np.zeros(nq, dtype=np.int64)
     for q in prange(nq):
         wq = words_q[indptr_q[q] : indptr_q[q + 1]]
         if wq.shape[0] == 0:
@@ -979,12 +1010,19 @@ def knn_wmd(
         bi = idx[q]
         for t in range(nt):
             s = order[t]
-            if prune and wcd[q, s] >= bd[k - 1]:
+            if prune >= 1 and wcd[q, s] >= bd[k - 1]:
                 break
             ws = words_t[indptr_t[s] : indptr_t[s + 1]]
             if ws.shape[0] == 0:
                 continue
-            c, _ = emd_cost(aq, weights_t[indptr_t[s] : indptr_t[s + 1]], pair_costs(Xq, V[ws]))
+            bs = weights_t[indptr_t[s] : indptr_t[s + 1]]
+            C = pair_costs(Xq, V[ws])
+            if prune >= 2 and rwmd(aq, bs, C) >= bd[k - 1]:
+                skipped[q] += 1
+                continue
+            c, st = emd_cost(aq, bs, C)
+            if st != OK:
+                status[q] = st
             solved[q] += 1
             if c < bd[k - 1]:
                 p = k - 1
@@ -994,4 +1032,4 @@ def knn_wmd(
                     p -= 1
                 bd[p] = c
                 bi[p] = s
-    return idx, dist, solved
+    return idx, dist, solved, skipped, status

@@ -21,6 +21,9 @@ from .wme import WordMoversEmbedding
 
 __all__ = ["KNNWMD", "WMEClassifier", "similarity"]
 
+#: kNN-WMD pruning levels, weakest last (the kernel's ``prune`` argument is 2 - index).
+PRUNE = ("rwmd", "wcd", "none")
+
 #: Every WordMoversEmbedding parameter, mirrored by WMEClassifier (a test checks it).
 _WME_PARAMS = tuple(WordMoversEmbedding._get_param_names())
 
@@ -152,14 +155,19 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         ``"pot"`` (``ot.emd2`` per pair) or ``"gensim"`` (``KeyedVectors.wmdistance`` per
         pair with ``norm=False``, which uses POT inside).
     prune
-        Visit training documents by increasing word-centroid distance and stop once it
-        exceeds the k-th best WMD (exact; saves most solves).
+        Kusner et al.'s prefetch-and-prune, exact either way: ``"rwmd"`` (default) visits
+        training documents by increasing word-centroid distance (WCD), stops once the WCD
+        reaches the k-th best WMD so far, and skips the exact solve of any document whose
+        relaxed WMD (``max`` of the two one-sided nearest-word costs) reaches it; ``"wcd"``
+        only stops by the WCD; ``"none"`` solves every pair.
     tokenizer, stop_words
         As in :class:`WordMoversEmbedding`.
 
     Attributes
     ----------
-    n_solved_ : WMD evaluations in the last ``predict``
+    n_solved_ : exact WMD solves in the last ``kneighbors``/``predict``
+    n_rwmd_pruned_ : solves the RWMD bound avoided there
+    n_pairs_ : query x training pairs there (what ``prune="none"`` solves)
     """
 
     def __init__(
@@ -167,7 +175,7 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         embeddings: Any = "glove-6b-50d",
         n_neighbors: int = 5,
         solver: str = "leanml",
-        prune: bool = True,
+        prune: str = "rwmd",
         tokenizer: Callable[[str], Sequence[str]] | None = None,
         stop_words: Any = "english",
     ) -> None:
@@ -188,6 +196,8 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         """Store the training documents."""
         if not isinstance(self.n_neighbors, int) or self.n_neighbors < 1:
             raise ParameterError(f"n_neighbors must be an integer >= 1, got {self.n_neighbors!r}")
+        if self.prune not in PRUNE:
+            raise ParameterError(f"prune must be one of {PRUNE}, got {self.prune!r}")
         if self.solver not in ("leanml", "pot", "gensim"):
             raise ParameterError(f"solver must be leanml, pot or gensim, got {self.solver!r}")
         self.embeddings_ = Embeddings.from_any(self.embeddings)
@@ -212,28 +222,41 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         wcd = K.centroid_distances(_centroids(Q, rq, wq, V), _centroids(T, rt, wt, V))
         wcd[:, T.empty] = np.inf  # empty training documents are never neighbours
         k = self.n_neighbors
+        self.n_pairs_ = int((~Q.empty).sum()) * int((~T.empty).sum())
+        level = 2 - PRUNE.index(self.prune)
         if self.solver == "leanml":
-            idx, dist, solved = K.knn_wmd(
-                Q.indptr, rq, wq, T.indptr, rt, wt, V, wcd, k, bool(self.prune)
+            idx, dist, solved, skipped, status = K.knn_wmd(
+                Q.indptr, rq, wq, T.indptr, rt, wt, V, wcd, k, level
             )
-            self.n_solved_ = int(solved.sum())
+            if status.any():  # a loud failure beats a wrong neighbour
+                raise RuntimeError(f"EMD solver hit its iteration limit on {status.sum()} queries")
+            self.n_solved_, self.n_rwmd_pruned_ = int(solved.sum()), int(skipped.sum())
             return dist, idx
-        return self._kneighbors_peer(Q, T, rq, rt, wq, wt, V, wcd)
+        return self._kneighbors_peer(Q, T, rq, rt, wq, wt, V, wcd, level)
 
-    def _kneighbors_peer(self, Q, T, rq, rt, wq, wt, V, wcd) -> tuple[np.ndarray, np.ndarray]:
+    def _kneighbors_peer(
+        self, Q, T, rq, rt, wq, wt, V, wcd, level
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The same search with a peer's solver per pair (and the same two bounds)."""
         k = self.n_neighbors
         dist = np.full((Q.n_docs, k), np.inf)
         idx = np.full((Q.n_docs, k), -1, dtype=np.int64)
         solve = self._peer_solver(V)
-        solved = 0
+        solved = skipped = 0
         for q in range(Q.n_docs):
             sq = slice(Q.indptr[q], Q.indptr[q + 1])
             if sq.start == sq.stop:
                 continue
             for s in np.argsort(wcd[q]):
-                if (self.prune and wcd[q, s] >= dist[q, -1]) or not np.isfinite(wcd[q, s]):
+                if (level >= 1 and wcd[q, s] >= dist[q, -1]) or not np.isfinite(wcd[q, s]):
                     break
                 st = slice(T.indptr[s], T.indptr[s + 1])
+                if (
+                    level >= 2
+                    and K.rwmd(wq[sq], wt[st], K.pair_costs(V[rq[sq]], V[rt[st]])) >= (dist[q, -1])
+                ):
+                    skipped += 1
+                    continue
                 c = solve(rq[sq], wq[sq], rt[st], wt[st], Q.counts[sq], T.counts[st])
                 solved += 1
                 if c < dist[q, -1]:
@@ -241,7 +264,7 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
                     dist[q, p + 1 :] = dist[q, p:-1].copy()
                     idx[q, p + 1 :] = idx[q, p:-1].copy()
                     dist[q, p], idx[q, p] = c, s
-        self.n_solved_ = solved
+        self.n_solved_, self.n_rwmd_pruned_ = solved, skipped
         return dist, idx
 
     def _peer_solver(self, V: np.ndarray) -> Callable[..., float]:
