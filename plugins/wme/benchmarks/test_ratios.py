@@ -1,17 +1,20 @@
 """Side-by-side ratios for the README, each measured in this one process.
 
 Run ``LEANML_BENCH=full pytest benchmarks/test_ratios.py -s -p no:randomly`` to print the
-tables (also written to ``benchmarks/.results``). Threads are fixed by conftest.
+tables (also written as JSON under ``$LEANML_BENCH_OUT``, default pytest's temporary
+directory: never into the source tree). Threads are fixed by conftest.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from pathlib import Path
 
 import numba
 import numpy as np
+import pytest
 
 from leanml.core.testing import report
 from leanml.wme import KNNWMD, WMEClassifier
@@ -19,15 +22,24 @@ from leanml.wme.datasets import glove_6b_50d, load
 from leanml.wme.experiments import compile_models, kernel_ratios, throughput
 from leanml.wme.peers import tfidf_svc
 
-OUT = Path(__file__).parent / ".results"
+
+@pytest.fixture(scope="session")
+def out(tmp_path_factory) -> Path:
+    """Where the JSON tables go: ``$LEANML_BENCH_OUT`` or a pytest temporary directory."""
+    env = os.environ.get("LEANML_BENCH_OUT")
+    return Path(env) if env else tmp_path_factory.mktemp("wme-results")
 
 
-def test_kernel_vs_pot(bench_size, fixed_threads):
+@pytest.mark.parametrize("costs", ["glove", "gaussian"])
+def test_kernel_vs_pot(bench_size, fixed_threads, out, costs):
     if bench_size == "smoke":
-        rows = kernel_ratios([20, 100], [3, 10], budget=0.002)
+        rows = kernel_ratios([20, 100], [3, 10], costs=costs, budget=0.002, runs=1)
     else:
-        rows = kernel_ratios([10, 50, 100, 200, 500], [1, 2, 3, 6, 10, 21], budget=0.05)
-    report(f"kernel-vs-pot-{bench_size}-threads{fixed_threads}", rows, OUT)
+        ns, Ds = [10, 50, 100, 200, 500], [1, 2, 3, 6, 10, 21]
+        rows = kernel_ratios(ns, Ds, costs=costs, budget=0.05, runs=3)
+    for row in rows:
+        row["load1"] = float(Path("/proc/loadavg").read_text().split()[0])
+    report(f"kernel-vs-pot-{costs}-{bench_size}-threads{fixed_threads}", rows, out)
     assert max(r["abs_diff"] for r in rows) < 1e-9
 
 
@@ -40,7 +52,7 @@ def _fit_predict(model, data):
     return acc, time.perf_counter() - t0
 
 
-def test_wme_vs_knn_wmd_on_election_tweets(bench_size, fixed_threads):
+def test_wme_vs_knn_wmd_on_election_tweets(bench_size, fixed_threads, out):
     data = load("election-tweets", seed=0)
     emb = glove_6b_50d()
     if bench_size == "smoke":
@@ -76,15 +88,15 @@ def test_wme_vs_knn_wmd_on_election_tweets(bench_size, fixed_threads):
     )
     for row in rows:
         row["time_vs_knn_leanml"] = row["seconds"] / knn_s
-    report(f"tweets-{bench_size}-threads{fixed_threads}", rows, OUT)
+    report(f"tweets-{bench_size}-threads{fixed_threads}", rows, out)
 
 
-def test_feature_throughput(bench_size, fixed_threads):
+def test_feature_throughput(bench_size, fixed_threads, out):
     data = load("election-tweets", seed=0)
     n, R = (200, 16) if bench_size == "smoke" else (data.n_train, 256)
     try:
         rows = throughput(list(data.X_train[:n]), glove_6b_50d(), R, [1, 2])
     finally:
         numba.set_num_threads(min(fixed_threads, numba.config.NUMBA_NUM_THREADS))
-    report(f"throughput-{bench_size}", rows, OUT)
+    report(f"throughput-{bench_size}", rows, out)
     assert rows[0]["doc_R_per_s"] > 0
