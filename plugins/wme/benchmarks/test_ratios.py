@@ -19,7 +19,7 @@ import pytest
 from leanml.core.testing import report
 from leanml.wme import KNNWMD, WMEClassifier
 from leanml.wme.datasets import glove_6b_50d, load
-from leanml.wme.experiments import compile_models, kernel_ratios, throughput
+from leanml.wme.experiments import compile_models, kernel_ratios, norm_diagnostics, throughput
 from leanml.wme.peers import tfidf_svc
 
 
@@ -100,3 +100,14 @@ def test_feature_throughput(bench_size, fixed_threads, out):
         numba.set_num_threads(min(fixed_threads, numba.config.NUMBA_NUM_THREADS))
     report(f"throughput-{bench_size}", rows, out)
     assert rows[0]["doc_R_per_s"] > 0
+
+
+@pytest.mark.parametrize("name", ["reuters-r8", "20newsgroups", "election-tweets"])
+def test_norm_diagnostics(bench_size, fixed_threads, out, name):
+    """Deliver 2's measurement: features vs word norms, per random-word distribution."""
+    n_train, n_test, R = (200, 100, 32) if bench_size == "smoke" else (1500, 1000, 256)
+    data = load(name, seed=0).subset(n_train=n_train, n_test=n_test, seed=0)
+    kinds = ("box_unit", "vocab_sample", "gaussian")
+    rows = norm_diagnostics(data, glove_6b_50d(), kinds, R=R)
+    report(f"norms-{name}-{bench_size}-threads{fixed_threads}", rows, out)
+    assert all(-1 <= r["corr_norm"] <= 1 and 0 < r["pc1_share"] <= 1 for r in rows)

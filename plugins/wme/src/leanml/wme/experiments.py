@@ -4,6 +4,7 @@
 - :func:`lee_similarity`: correlation of document similarities with human scores.
 - :func:`kernel_ratios`: the exact WMD kernel against POT's ``emd_c`` and ``ot.emd2``.
 - :func:`throughput`: WME feature generation rate (documents x R per second).
+- :func:`norm_diagnostics`: how much of the WME features is the documents' word-vector norm.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "kernel_ratios",
     "lee_similarity",
     "model_factories",
+    "norm_diagnostics",
     "throughput",
 ]
 
@@ -274,4 +276,42 @@ def throughput(
                 {"stage": stage, "threads": t, "docs": len(texts), "R": R, "seconds": secs,
                  "doc_R_per_s": rate, "speedup": rate / base[stage]}
             )  # fmt: skip
+    return rows
+
+
+def norm_diagnostics(
+    data: Dataset, emb: Embeddings, kinds: Iterable[str], R: int = 256, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Per ``random_words`` kind: what the WME features of the training documents encode.
+
+    - ``corr_norm``: correlation between a document's mean WMD to the R random documents and
+      its mean word-vector norm (nBOW-weighted);
+    - ``pc1_share``: fraction of the centred feature variance in the first principal
+      direction (``exp(-gamma WMD)``, gamma = 1 / median);
+    - ``accuracy``: the default :class:`WMEClassifier` (standardised features + LinearSVC).
+    """
+    from .documents import to_documents, tokenize
+
+    docs = to_documents(tokenize(data.X_train), emb)
+    norms = np.linalg.norm(np.asarray(emb.vectors[docs.rows], dtype=np.float64), axis=1)
+    owner = np.repeat(np.arange(docs.n_docs), np.diff(docs.indptr))
+    mean_norm = np.bincount(owner, weights=docs.weights() * norms, minlength=docs.n_docs)
+    ok = ~docs.empty
+    rows = []
+    for kind in kinds:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            clf = WMEClassifier(emb, n_features=R, random_words=kind, random_state=seed)
+            acc = clf.fit(data.X_train, data.y_train).score(data.X_test, data.y_test)
+            dist = clf.wme_.wmd_to_random_documents(data.X_train)[ok]
+        Z = np.exp(-clf.wme_.gamma_ * dist)
+        s = np.linalg.svd(Z - Z.mean(axis=0), compute_uv=False) ** 2
+        rows.append(
+            {
+                "random_words": kind,
+                "corr_norm": float(np.corrcoef(dist.mean(axis=1), mean_norm[ok])[0, 1]),
+                "pc1_share": float(s[0] / s.sum()),
+                "accuracy": float(acc),
+            }
+        )
     return rows
