@@ -400,7 +400,7 @@ def _warn_if_rank_one(Z: np.ndarray) -> None:
         warnings.warn(
             f"{share:.0%} of the centred feature variance lies in one direction: the WME "
             "features carry about one number per document (with raw word vectors and "
-            "random_words='box_unit', their mean word norm); use random_words="
-            "'vocab_sample' or normalised word vectors",
+            "random_words='box_unit', their mean word norm: use random_words="
+            "'vocab_sample' or normalised word vectors)",
             stacklevel=3,
         )
