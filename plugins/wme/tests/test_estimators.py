@@ -117,3 +117,25 @@ def test_word2vec_text_binary_and_glove_formats(tmp_path, shift):
 
     with pytest.raises(DataError, match=r"bad\.txt:2"):
         load_word2vec(tmp_path / "bad.txt")
+
+
+def test_choose_k_loo_and_bootstrap_against_brute_force(small):
+    from leanml.wme.experiments import bootstrap_ci, choose_k_loo
+
+    Xtr, ytr, _, _, emb = small
+    ytr = np.asarray(ytr)
+    M = wmd_matrix(Xtr, Xtr, emb)
+    np.fill_diagonal(M, np.inf)  # leave one out
+    order = np.argsort(M, axis=1, kind="stable")
+    best, acc = choose_k_loo(emb, Xtr, ytr, ks=(1, 3, 5), n_queries=None)
+    for k in (1, 3, 5):
+        hits = 0
+        for q in range(len(ytr)):
+            near = order[q, :k]
+            labels, counts = np.unique(ytr[near], return_counts=True)
+            top = set(labels[counts == counts.max()])
+            hits += next(ytr[j] for j in near if ytr[j] in top) == ytr[q]
+        assert acc[k] == pytest.approx(hits / len(ytr))
+    assert acc[best] == max(acc.values())
+    lo, hi = bootstrap_ci(np.r_[np.ones(90), np.zeros(10)], n_boot=4000)
+    assert lo < 0.9 < hi and hi - lo == pytest.approx(2 * 1.96 * np.sqrt(0.09 / 100), abs=0.02)

@@ -5,13 +5,15 @@
 - :func:`kernel_ratios`: the exact WMD kernel against POT's ``emd_c`` and ``ot.emd2``.
 - :func:`throughput`: WME feature generation rate (documents x R per second).
 - :func:`norm_diagnostics`: how much of the WME features is the documents' word-vector norm.
+- :func:`choose_k_loo`: kNN-WMD's k by leave-one-out on (a sample of) the training split.
+- :func:`bootstrap_ci`: a percentile bootstrap interval of an accuracy.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,8 @@ from .peers import MeanVectors, SIFEmbedding, mean_vectors_svc, tfidf_svc
 from .wme import WordMoversEmbedding
 
 __all__ = [
+    "bootstrap_ci",
+    "choose_k_loo",
     "classify",
     "compile_models",
     "kernel_ratios",
@@ -315,3 +319,54 @@ def norm_diagnostics(
             }
         )
     return rows
+
+
+def choose_k_loo(
+    emb: Embeddings,
+    X: Sequence[Any],
+    y: np.ndarray,
+    ks: Sequence[int] = (1, 3, 5, 7, 9, 11, 15, 19),
+    n_queries: int | None = 1000,
+    seed: int = 0,
+) -> tuple[int, dict[int, float]]:
+    """kNN-WMD's k by leave-one-out accuracy on the training split.
+
+    Each of ``n_queries`` seeded training documents (all if None) is classified by its
+    nearest *other* training documents (exact, RWMD-pruned search for ``max(ks) + 1``
+    neighbours, itself dropped). Returns the best k (the smallest among ties) and every k's
+    accuracy.
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    pick = (
+        np.arange(len(y))
+        if n_queries is None or n_queries >= len(y)
+        else (np.sort(rng.choice(len(y), size=n_queries, replace=False)))
+    )
+    knn = KNNWMD(emb, n_neighbors=max(ks) + 1).fit(X, y)
+    _, idx = knn.kneighbors([X[i] for i in pick])
+    acc = {}
+    for k in ks:
+        correct = 0
+        for row, q in zip(idx, pick, strict=True):
+            near = [j for j in row if j >= 0 and j != q][:k]
+            if not near:
+                continue
+            labels, counts = np.unique(y[near], return_counts=True)
+            top = set(labels[counts == counts.max()])
+            guess = next(y[j] for j in near if y[j] in top)  # ties: the nearest one's label
+            correct += guess == y[q]
+        acc[k] = correct / len(pick)
+    best = max(ks, key=lambda k: (acc[k], -k))
+    return best, acc
+
+
+def bootstrap_ci(
+    correct: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of a 0/1 vector (test documents resampled)."""
+    correct = np.asarray(correct, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = correct[rng.integers(0, len(correct), size=(n_boot, len(correct)))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
