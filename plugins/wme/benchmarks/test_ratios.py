@@ -19,7 +19,13 @@ import pytest
 from leanml.core.testing import report
 from leanml.wme import KNNWMD, WMEClassifier
 from leanml.wme.datasets import glove_6b_50d, load
-from leanml.wme.experiments import compile_models, kernel_ratios, norm_diagnostics, throughput
+from leanml.wme.experiments import (
+    compile_models,
+    kernel_ratios,
+    knn_pruning,
+    norm_diagnostics,
+    throughput,
+)
 from leanml.wme.peers import tfidf_svc
 
 
@@ -111,3 +117,14 @@ def test_norm_diagnostics(bench_size, fixed_threads, out, name):
     rows = norm_diagnostics(data, glove_6b_50d(), kinds, R=R)
     report(f"norms-{name}-{bench_size}-threads{fixed_threads}", rows, out)
     assert all(-1 <= r["corr_norm"] <= 1 and 0 < r["pc1_share"] <= 1 for r in rows)
+
+
+def test_knn_pruning_on_20newsgroups(bench_size, fixed_threads, out):
+    """Deliver 3: the share of exact WMDs the WCD and RWMD bounds avoid (seeded queries
+    against the whole 11,293-document training split; smoke: 300 training documents)."""
+    data = load("20newsgroups", seed=0)
+    if bench_size == "smoke":
+        data = data.subset(n_train=300, n_test=50, seed=0)
+    rows = knn_pruning(data, glove_6b_50d(), n_queries=5 if bench_size == "smoke" else 40)
+    report(f"knn-pruning-20ng-{bench_size}-threads{fixed_threads}", rows, out)
+    assert all(r["same_neighbours"] for r in rows)

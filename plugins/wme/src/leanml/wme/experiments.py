@@ -7,6 +7,7 @@
 - :func:`norm_diagnostics`: how much of the WME features is the documents' word-vector norm.
 - :func:`choose_k_loo`: kNN-WMD's k by leave-one-out on (a sample of) the training split.
 - :func:`bootstrap_ci`: a percentile bootstrap interval of an accuracy.
+- :func:`knn_pruning`: how many exact WMDs kNN-WMD's bounds avoid.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "classify",
     "compile_models",
     "kernel_ratios",
+    "knn_pruning",
     "lee_similarity",
     "model_factories",
     "norm_diagnostics",
@@ -370,3 +372,41 @@ def bootstrap_ci(
     means = correct[rng.integers(0, len(correct), size=(n_boot, len(correct)))].mean(axis=1)
     tail = (1.0 - level) / 2.0
     return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+
+
+def knn_pruning(
+    data: Dataset,
+    emb: Embeddings,
+    n_queries: int,
+    prunes: Sequence[str] = ("rwmd", "wcd"),
+    k: int = 5,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Exact WMD solves of kNN-WMD per pruning level, on ``n_queries`` seeded test documents
+    against the whole training split; ``same_neighbours`` compares each level with the first.
+    """
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(data.n_test, size=min(n_queries, data.n_test), replace=False))
+    X = [data.X_test[i] for i in pick]
+    knn = KNNWMD(emb, n_neighbors=k).fit(data.X_train, data.y_train)
+    knn.kneighbors(X[:1])  # compile outside the timing
+    rows, first = [], None
+    for prune in prunes:
+        knn.set_params(prune=prune)
+        t0 = time.perf_counter()
+        _, idx = knn.kneighbors(X)
+        secs = time.perf_counter() - t0
+        first = idx if first is None else first
+        rows.append(
+            {
+                "prune": prune,
+                "queries": len(X),
+                "pairs": knn.n_pairs_,
+                "exact_solves": knn.n_solved_,
+                "avoided": 1.0 - knn.n_solved_ / knn.n_pairs_,
+                "rwmd_pruned": knn.n_rwmd_pruned_,
+                "seconds": secs,
+                "same_neighbours": bool((idx == first).all()),
+            }
+        )
+    return rows
