@@ -52,7 +52,8 @@ def model_factories(
     """The demo's line-up: WME (R and 4R), kNN-WMD, TF-IDF, mean vectors.
 
     WME uses ``gamma_scale=2, C=0.1``: the best of gamma_scale in {1, 2, 4} x C in
-    {0.01, 0.1, 1} by 3-fold cross-validation on the election-tweets training split (R=2048).
+    {0.01, 0.1, 1} by 3-fold cross-validation on the election-tweets training split (R=2048)
+    with 0.1.1's defaults (``random_words="box_unit"``); not re-tuned for ``vocab_sample``.
     """
 
     def wme(R: int) -> Callable[[], Any]:
