@@ -31,6 +31,8 @@ __all__ = ["OUTPUTS", "RANDOM_WORDS", "WordMoversEmbedding", "ground_costs"]
 RANDOM_WORDS = ("box_unit", "box", "vocab_sample", "gaussian")
 ON_EMPTY = ("zero", "nan", "raise")
 OUTPUTS = ("standardized", "kernel")
+#: With TF-IDF weights, warn when more of a transform's tokens are unseen in training.
+UNSEEN_WARN_SHARE = 0.2
 #: Warn when the first principal direction holds more of the centred feature variance: the
 #: features then mostly encode one number per document (raw GloVe with unit-norm random
 #: words: 98%, almost all of it the documents' mean word norm).
@@ -335,6 +337,7 @@ class WordMoversEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         check_is_fitted(self, "random_vectors_")
         docs = self._documents(X)
         dist = self._distances(docs)
+        self._warn_unseen(docs)
         empty = docs.empty
         if empty.any():
             where = np.flatnonzero(empty)
@@ -365,6 +368,20 @@ class WordMoversEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             Z = (Z - self.feature_mean_) / self.feature_scale_
         Z[empty] = 0.0 if self.on_empty == "zero" else np.nan
         return Z
+
+    def _warn_unseen(self, docs: Documents) -> None:
+        """TF-IDF only: say how many tokens got ``unseen_idf``'s IDF when they are many."""
+        if self.idf_ is None or not docs.counts.size:
+            return
+        unseen = ~np.isin(docs.rows, self.train_rows_)
+        share = docs.counts[unseen].sum() / docs.counts.sum()
+        if share > UNSEEN_WARN_SHARE:
+            rule = "log(1 + N), the rarest" if self.unseen_idf == "max" else "the median"
+            warnings.warn(
+                f"{share:.0%} of the in-vocabulary tokens are words no training document "
+                f"contains; their IDF is {rule} (unseen_idf={self.unseen_idf!r})",
+                stacklevel=3,
+            )
 
     def document_stats(self, X: Any) -> dict[str, float]:
         """Token count, OOV rate, empty documents of ``X`` under the fitted embeddings, and
