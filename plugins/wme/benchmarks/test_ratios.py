@@ -20,6 +20,7 @@ from leanml.core.testing import report
 from leanml.wme import KNNWMD, WMEClassifier
 from leanml.wme.datasets import glove_6b_50d, load
 from leanml.wme.experiments import (
+    bootstrap_ci,
     compile_models,
     kernel_ratios,
     knn_pruning,
@@ -128,3 +129,35 @@ def test_knn_pruning_on_20newsgroups(bench_size, fixed_threads, out):
     rows = knn_pruning(data, glove_6b_50d(), n_queries=5 if bench_size == "smoke" else 40)
     report(f"knn-pruning-20ng-{bench_size}-threads{fixed_threads}", rows, out)
     assert all(r["same_neighbours"] for r in rows)
+
+
+def test_small_r_on_r8(bench_size, fixed_threads, out):
+    """A partial small-R run: WME R in {256, 512} vs kNN-WMD (k = 5, RWMD-pruned) on 300
+    seeded R8 test documents, whole training split, fit + predict seconds, 95% bootstrap
+    intervals. (The issue's full acceptance run is ``tests/test_acceptance.py``.)"""
+    data, emb = load("reuters-r8", seed=0), glove_6b_50d()
+    Rs, n_test = (256, 512), 300
+    if bench_size == "smoke":
+        data, Rs, n_test = data.subset(n_train=300, n_test=100, seed=0), (16,), 30
+    pick = np.sort(np.random.default_rng(0).choice(data.n_test, size=n_test, replace=False))
+    X, y = [data.X_test[i] for i in pick], np.asarray(data.y_test)[pick]
+    compile_models(
+        data, {"wme": lambda: WMEClassifier(emb, n_features=4), "knn": lambda: KNNWMD(emb)}
+    )
+    models = {
+        f"wme R={R}": lambda R=R: WMEClassifier(emb, n_features=R, random_state=0) for R in Rs
+    }
+    models["knn-wmd k=5"] = lambda: KNNWMD(emb, n_neighbors=5)
+    rows = []
+    for name, make in models.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            t0 = time.perf_counter()
+            correct = make().fit(data.X_train, data.y_train).predict(X) == y
+            secs = time.perf_counter() - t0
+        lo, hi = bootstrap_ci(correct)
+        rows.append({"model": name, "accuracy": float(correct.mean()), "ci_low": lo,
+                     "ci_high": hi, "seconds": secs})  # fmt: skip
+    for row in rows:
+        row["time_vs_knn"] = row["seconds"] / rows[-1]["seconds"]
+    report(f"small-r-r8-{bench_size}-threads{fixed_threads}", rows, out)
