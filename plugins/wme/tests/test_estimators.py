@@ -20,14 +20,31 @@ def small(shift):
 def test_knn_wmd_equals_brute_force_with_and_without_pruning(small):
     Xtr, ytr, Xte, _, emb = small
     M = wmd_matrix(Xte, Xtr, emb)
-    knn = KNNWMD(emb, n_neighbors=3).fit(Xtr, ytr)
-    dist, idx = knn.kneighbors(Xte)
-    pruned = knn.n_solved_
-    np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], atol=1e-12)
-    np.testing.assert_allclose(M[np.arange(12)[:, None], idx], dist, atol=1e-12)
-    full = KNNWMD(emb, n_neighbors=3, prune=False).fit(Xtr, ytr)
-    np.testing.assert_allclose(full.kneighbors(Xte)[0], dist, atol=1e-12)
-    assert full.n_solved_ == 12 * 60 and pruned < full.n_solved_
+    order = np.argsort(M, axis=1, kind="stable")[:, :3]
+    solved = {}
+    for prune in ("rwmd", "wcd", "none"):
+        knn = KNNWMD(emb, n_neighbors=3, prune=prune).fit(Xtr, ytr)
+        dist, idx = knn.kneighbors(Xte)
+        np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], atol=1e-12)
+        np.testing.assert_array_equal(idx, order)  # identical neighbours
+        solved[prune] = knn.n_solved_
+        assert knn.n_pairs_ == 12 * 60
+    assert solved["none"] == 12 * 60 > solved["wcd"] > solved["rwmd"]
+    assert knn.set_params(prune="rwmd").fit(Xtr, ytr).kneighbors(Xte) is not None
+    assert knn.n_rwmd_pruned_ == solved["wcd"] - solved["rwmd"]
+
+
+def test_rwmd_is_the_relaxed_lp_and_a_lower_bound(make_case, rng):
+    import ot
+
+    from leanml.wme import _kernels as K
+    from leanml.wme._reference import rwmd_ref
+
+    for case in range(40):
+        a, b, C = make_case(rng, case)
+        r = K.rwmd(a, b, C)
+        assert r == pytest.approx(rwmd_ref(a, b, C), abs=1e-8)
+        assert r <= float(ot.emd2(a, b, C)) + 1e-12
 
 
 @pytest.mark.parametrize("solver", ["pot", "gensim"])
@@ -45,6 +62,8 @@ def test_knn_bad_parameters(small):
         KNNWMD(emb, n_neighbors=0).fit(Xtr, ytr)
     with pytest.raises(ParameterError, match="solver"):
         KNNWMD(emb, solver="emd").fit(Xtr, ytr)
+    with pytest.raises(ParameterError, match="prune"):
+        KNNWMD(emb, prune=True).fit(Xtr, ytr)
 
 
 def test_peers_fit_and_predict(small):
@@ -98,3 +117,25 @@ def test_word2vec_text_binary_and_glove_formats(tmp_path, shift):
 
     with pytest.raises(DataError, match=r"bad\.txt:2"):
         load_word2vec(tmp_path / "bad.txt")
+
+
+def test_choose_k_loo_and_bootstrap_against_brute_force(small):
+    from leanml.wme.experiments import bootstrap_ci, choose_k_loo
+
+    Xtr, ytr, _, _, emb = small
+    ytr = np.asarray(ytr)
+    M = wmd_matrix(Xtr, Xtr, emb)
+    np.fill_diagonal(M, np.inf)  # leave one out
+    order = np.argsort(M, axis=1, kind="stable")
+    best, acc = choose_k_loo(emb, Xtr, ytr, ks=(1, 3, 5), n_queries=None)
+    for k in (1, 3, 5):
+        hits = 0
+        for q in range(len(ytr)):
+            near = order[q, :k]
+            labels, counts = np.unique(ytr[near], return_counts=True)
+            top = set(labels[counts == counts.max()])
+            hits += next(ytr[j] for j in near if ytr[j] in top) == ytr[q]
+        assert acc[k] == pytest.approx(hits / len(ytr))
+    assert acc[best] == max(acc.values())
+    lo, hi = bootstrap_ci(np.r_[np.ones(90), np.zeros(10)], n_boot=4000)
+    assert lo < 0.9 < hi and hi - lo == pytest.approx(2 * 1.96 * np.sqrt(0.09 / 100), abs=0.02)

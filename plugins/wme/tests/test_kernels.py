@@ -217,3 +217,26 @@ def test_swept_start_stays_exact_with_ties_and_zero_weights():
                 cost, status = K.emd_ssp(a, b, C)
                 assert status == K.OK
                 assert cost == pytest.approx(ot.emd2(a, b, C, numItermax=10**7), abs=1e-9)
+
+
+def test_long_pairs_dispatch_to_pot_and_short_ones_do_not(rng, monkeypatch):
+    """emd() hands long-vs-long problems to POT's emd_c (exact, faster there), not others."""
+    from ot.lp import emd_wrap
+
+    from leanml.wme import emd
+    from leanml.wme.distance import LONG_PAIR_MIN
+
+    calls = []
+    real = emd_wrap.emd_c
+
+    def spy(*args):
+        calls.append(args[2].shape)
+        return real(*args)
+
+    monkeypatch.setattr(emd_wrap, "emd_c", spy)
+    for n, m in [(LONG_PAIR_MIN, LONG_PAIR_MIN + 7), (LONG_PAIR_MIN - 1, 300), (300, 6)]:
+        C = ref.pair_costs_ref(rng.standard_normal((n, 5)), rng.standard_normal((m, 5)))
+        a, b = rng.random(n), rng.random(m)
+        got = emd(a, b, C)
+        assert got == pytest.approx(K.emd_cost(a / a.sum(), b / b.sum(), C)[0], abs=1e-9)
+    assert calls == [(LONG_PAIR_MIN, LONG_PAIR_MIN + 7)]

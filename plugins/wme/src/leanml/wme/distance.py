@@ -17,14 +17,41 @@ from . import _kernels as K
 from .documents import Documents, to_documents, tokenize
 from .embeddings import Embeddings
 
-__all__ = ["emd", "wmd", "wmd_matrix"]
+__all__ = ["LONG_PAIR_MIN", "emd", "wmd", "wmd_matrix"]
+
+#: From this many words on *both* sides, :func:`emd` and :func:`wmd` hand the problem to POT's
+#: network simplex (``ot.lp.emd_wrap.emd_c``) when POT is installed. Measured on GloVe cost
+#: matrices (1 thread, load average 14): square 100 x 100 took 1.0 ms here vs 0.6 ms in
+#: POT, 300 x 300 340 ms vs 53 ms, 600 x 600 1.3 s vs 0.15 s; at 40 x 40 they tie.
+LONG_PAIR_MIN = 100
+#: POT's result code for an optimal solution.
+_POT_OPTIMAL = 1
+
+
+def _solve(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> float:
+    """The faster exact solver for this shape: POT's C++ simplex for long-vs-long pairs."""
+    if min(C.shape) >= LONG_PAIR_MIN:
+        try:
+            from ot.lp.emd_wrap import emd_c
+        except ImportError:  # POT is optional: the Numba simplex is exact too, only slower
+            pass
+        else:
+            _, cost, _, _, code = emd_c(a, b, np.ascontiguousarray(C), 10_000_000, 1)
+            if code != _POT_OPTIMAL:
+                raise RuntimeError(f"POT's EMD solver stopped with result code {code}")
+            return float(cost)
+    cost, status = K.emd_cost(a, b, C)
+    if status != K.OK:
+        raise RuntimeError("EMD solver hit its iteration limit")
+    return float(cost)
 
 
 def emd(a: Any, b: Any, C: Any) -> float:
     """Exact earth mover's distance ``min <F, C>`` with marginals ``a`` and ``b``.
 
     ``a`` and ``b`` are normalised to sum 1 (so ``emd`` equals ``ot.emd2`` on normalised
-    weights). Dispatches to the closed forms, the collapsed SSP or the network simplex.
+    weights). Dispatches to the closed forms, the collapsed SSP, or (both sides at least
+    :data:`LONG_PAIR_MIN` long) POT's network simplex if installed, else this package's.
 
     Raises
     ------
@@ -38,10 +65,7 @@ def emd(a: Any, b: Any, C: Any) -> float:
         raise InputError(f"cost matrix has shape {C.shape}, expected ({a.size}, {b.size})")
     if not np.isfinite(C).all():
         raise InputError("cost matrix has NaN or infinite entries")
-    cost, status = K.emd_cost(a, b, C)
-    if status != K.OK:
-        raise RuntimeError("EMD solver hit its iteration limit")
-    return float(cost)
+    return _solve(a, b, C)
 
 
 def _weights(w: Any, name: str) -> np.ndarray:
@@ -100,10 +124,7 @@ def wmd(doc_a: Any, doc_b: Any, embeddings: Any = None) -> float:
     Xb, wb = _as_vectors(doc_b, emb, "doc_b")
     if Xa.shape[1] != Xb.shape[1]:
         raise InputError(f"doc_a has {Xa.shape[1]}-d vectors but doc_b has {Xb.shape[1]}-d")
-    cost, status = K.emd_cost(wa, wb, K.pair_costs(Xa, Xb))
-    if status != K.OK:
-        raise RuntimeError("EMD solver hit its iteration limit")
-    return float(cost)
+    return _solve(wa, wb, K.pair_costs(Xa, Xb))
 
 
 def _docs(X: Any, emb: Embeddings, tokenizer: Any, stop_words: Any) -> Documents:

@@ -8,7 +8,7 @@ tokens are dropped and counted.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,16 +34,17 @@ def tokenize(
     tokenizer: Callable[[str], Sequence[str]] | None = None,
     stop_words: str | frozenset[str] | None = "english",
 ) -> list[list[str]]:
-    """Token lists of ``X``: a sequence of strings, or of already tokenised documents.
+    """Token lists of ``X``: an iterable (list, array, generator) of strings, or of already
+    tokenised documents.
 
     Raises
     ------
     InputError
-        ``X`` is a single string or not a sequence, or a document or token is not a string.
+        ``X`` is a single string or not iterable, or a document or token is not a string.
     """
-    if isinstance(X, str) or not isinstance(X, Sequence | np.ndarray):
+    if isinstance(X, str | bytes) or not isinstance(X, Iterable):
         raise InputError(
-            f"expected a sequence of documents (strings or token lists), got {type(X).__name__}"
+            f"expected an iterable of documents (strings or token lists), got {type(X).__name__}"
         )
     tok = tokenizer or default_tokenizer
     stops: frozenset[str] = (
@@ -129,11 +130,17 @@ def to_documents(token_lists: Sequence[Sequence[str]], emb: Embeddings) -> Docum
     )
 
 
-def idf_weights(docs: Documents, n_words: int) -> np.ndarray:
+def idf_weights(docs: Documents, n_words: int, unseen: str = "max") -> np.ndarray:
     """The original code's IDF ``log(1 + N / df)`` per embedding row, from these documents.
 
-    Fitted on training documents only (the original counted test documents too). Words never
-    seen in training get ``df = 1``.
+    Fitted on training documents only (the original counted test documents too, so it never
+    met an unseen word). Words no training document contains get ``log(1 + N)`` (as if
+    ``df = 1``) with ``unseen="max"``, or the median IDF of the seen words with
+    ``unseen="median"``.
     """
     df = np.bincount(docs.rows, minlength=n_words).astype(np.float64)
-    return np.log1p(docs.n_docs / np.maximum(df, 1.0))
+    seen = df > 0
+    idf = np.log1p(docs.n_docs / np.maximum(df, 1.0))
+    if unseen == "median" and seen.any():
+        idf[~seen] = np.median(idf[seen])
+    return idf

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,23 @@ import numpy as np
 
 from leanml.core import DataError, InputError
 
-__all__ = ["NAMED_EMBEDDINGS", "Embeddings", "load_word2vec"]
+__all__ = ["NAMED_EMBEDDINGS", "Embeddings", "load_word2vec", "named_embeddings"]
 
-#: Loaders of the embeddings that can be named by a string; filled by :mod:`.datasets`.
+#: Loaders of the embeddings that can be named by a string; filled by :mod:`.datasets`
+#: (imported on first lookup, see :func:`named_embeddings`).
 NAMED_EMBEDDINGS: dict[str, Callable[[], Embeddings]] = {}
+
+
+def named_embeddings() -> dict[str, Callable[[], Embeddings]]:
+    """The registry of named tables, filled on first use.
+
+    :mod:`.datasets` registers the names when imported; importing it here (not at module
+    load: it imports this module) makes ``WMEClassifier()`` work from plain Python, without
+    the CLI having loaded the plugins first.
+    """
+    if not NAMED_EMBEDDINGS:
+        from . import datasets  # noqa: F401  (registers the names)
+    return NAMED_EMBEDDINGS
 
 
 class Embeddings:
@@ -46,7 +60,16 @@ class Embeddings:
     InputError
         Not 2-D, a vocabulary of the wrong length, non-string or repeated words, or NaN/inf
         entries (naming the first bad word).
+
+    Notes
+    -----
+    A table is treated as immutable: ``copy.deepcopy`` (and so ``sklearn.base.clone``)
+    returns the same object instead of copying 80 MB, and a table loaded by name pickles as
+    that name plus a SHA-256 checksum of its contents, verified when it is loaded again.
     """
+
+    #: The registered name this table was loaded by (pickled as a reference), or None.
+    reference: str | None = None
 
     def __init__(self, vectors: Any, vocab: Sequence[str], name: str = "") -> None:
         V = np.asarray(vectors)
@@ -92,6 +115,28 @@ class Embeddings:
     def __repr__(self) -> str:
         return f"Embeddings({self.name or 'unnamed'}: {len(self)} words x {self.dim})"
 
+    def __copy__(self) -> Embeddings:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Embeddings:
+        return self
+
+    def checksum(self) -> str:
+        """SHA-256 of the vectors (dtype, shape, bytes as stored) and the vocabulary, cached."""
+        cached = self.__dict__.get("_checksum")
+        if cached is None:
+            h = hashlib.sha256()
+            h.update(str((self.vectors.dtype.str, self.vectors.shape)).encode())
+            h.update(np.ascontiguousarray(self.vectors).data)
+            h.update("\n".join(self.vocab).encode())
+            cached = self.__dict__["_checksum"] = h.hexdigest()
+        return cached
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.reference is not None:
+            return (_from_reference, (self.reference, self.checksum()))
+        return (Embeddings, (self.vectors, self.vocab, self.name))
+
     def rows(self, words: Iterable[str]) -> np.ndarray:
         """Row index of each word, ``-1`` for out-of-vocabulary words."""
         get = self.index.get
@@ -102,12 +147,15 @@ class Embeddings:
         """Build from any supported form (see the module docstring)."""
         if isinstance(obj, Embeddings):
             return obj
-        if isinstance(obj, str) and obj in NAMED_EMBEDDINGS:
-            return NAMED_EMBEDDINGS[obj]()
+        named = named_embeddings()
+        if isinstance(obj, str) and obj in named:
+            emb = named[obj]()
+            emb.reference = obj
+            return emb
         if isinstance(obj, str | Path):
             path = Path(obj)
             if not path.is_file():
-                known = ", ".join(sorted(NAMED_EMBEDDINGS)) or "none registered"
+                known = ", ".join(sorted(named)) or "none registered"
                 raise InputError(
                     f"embeddings {str(obj)!r} is neither a file nor a known name ({known})"
                 )
@@ -120,6 +168,17 @@ class Embeddings:
             "embeddings must be an Embeddings, a (vectors, vocab) pair, a gensim KeyedVectors, "
             f"a word2vec/GloVe file or a registered name; got {type(obj).__name__}"
         )
+
+
+def _from_reference(name: str, checksum: str) -> Embeddings:
+    """Unpickle a named table: load it by name and check it is the table that was pickled."""
+    emb = Embeddings.from_any(name)
+    if emb.checksum() != checksum:
+        raise DataError(
+            f"the embeddings {name!r} loaded here differ from the ones the model was pickled "
+            f"with (SHA-256 {emb.checksum()[:12]} vs {checksum[:12]})"
+        )
+    return emb
 
 
 def load_word2vec(path: str | Path, binary: bool | None = None) -> Embeddings:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
@@ -22,20 +21,26 @@ from .wme import WordMoversEmbedding
 
 __all__ = ["KNNWMD", "WMEClassifier", "similarity"]
 
-_WME_PARAMS = (
-    "embeddings",
-    "n_features",
-    "d_max",
-    "d_min",
-    "gamma",
-    "random_words",
-    "weights",
-    "tokenizer",
-    "stop_words",
-    "on_empty",
-    "gamma_scale",
-    "random_state",
-)
+#: kNN-WMD pruning levels, weakest last (the kernel's ``prune`` argument is 2 - index).
+PRUNE = ("rwmd", "wcd", "none")
+
+#: Every WordMoversEmbedding parameter, mirrored by WMEClassifier (a test checks it).
+_WME_PARAMS = tuple(WordMoversEmbedding._get_param_names())
+
+
+def _materialise(X: Any) -> Any:
+    """Lists and arrays as they are; other iterables (generators) read once into a list."""
+    if isinstance(X, str | bytes) or not isinstance(X, Iterable):
+        raise InputError(
+            f"expected an iterable of documents (strings or token lists), got {type(X).__name__}"
+        )
+    return X if isinstance(X, Sequence | np.ndarray) else list(X)
+
+
+def _text_tags(tags: Any) -> Any:
+    tags.input_tags.string = True  # texts or token lists, not a numeric matrix
+    tags.input_tags.two_d_array = False
+    return tags
 
 
 class WMEClassifier(ClassifierMixin, BaseEstimator):
@@ -44,17 +49,16 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     embeddings, n_features, d_max, d_min, gamma, random_words, weights, tokenizer,
-    stop_words, on_empty, gamma_scale, random_state
-        Passed to :class:`WordMoversEmbedding`.
+    stop_words, on_empty, gamma_scale, gamma_sample, unseen_idf, output, random_state
+        Passed to :class:`WordMoversEmbedding` (all of its parameters). With the default
+        ``output="standardized"`` the features are standardised, so C near 1 works; the
+        original instead tuned C up to 1e7 against its ``1/sqrt(R)`` scaling
+        (``output="kernel"``).
     classifier
         ``"svm"`` (L2-regularised squared-hinge LinearSVC, LIBLINEAR ``-s 2`` as in the
         authors' code) or ``"logreg"`` (L2 logistic regression).
     C
         Inverse regularisation strength.
-    scale
-        Standardise each feature before the linear model. The original instead tuned C up
-        to 1e7 against its ``1/sqrt(R)`` scaling; standardising makes ``C = 1`` a sane
-        default.
 
     Attributes
     ----------
@@ -68,15 +72,17 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
         d_max: int = 6,
         d_min: int = 1,
         gamma: float | str | None = "median",
-        random_words: str = "box_unit",
+        random_words: str = "vocab_sample",
         weights: str = "nbow",
         tokenizer: Callable[[str], Sequence[str]] | None = None,
         stop_words: Any = "english",
         on_empty: str = "zero",
         gamma_scale: float = 1.0,
+        gamma_sample: int = 200,
+        unseen_idf: str = "max",
+        output: str = "standardized",
         classifier: str = "svm",
         C: float = 1.0,
-        scale: bool = True,
         random_state: Any = None,
     ) -> None:
         self.embeddings = embeddings
@@ -90,10 +96,15 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
         self.stop_words = stop_words
         self.on_empty = on_empty
         self.gamma_scale = gamma_scale
+        self.gamma_sample = gamma_sample
+        self.unseen_idf = unseen_idf
+        self.output = output
         self.classifier = classifier
         self.C = C
-        self.scale = scale
         self.random_state = random_state
+
+    def __sklearn_tags__(self) -> Any:
+        return _text_tags(super().__sklearn_tags__())
 
     def _linear(self) -> Any:
         if not (isinstance(self.C, int | float) and self.C > 0):
@@ -109,29 +120,25 @@ class WMEClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> WMEClassifier:
         """Fit WME on the training texts, then the linear model on their features."""
+        X = _materialise(X)
         y = np.asarray(y)
         if len(y) != len(X):
             raise InputError(f"X has {len(X)} documents but y has {len(y)} labels")
         clf = self._linear()
         self.wme_ = WordMoversEmbedding(**{p: getattr(self, p) for p in _WME_PARAMS})
-        Z = self.wme_.fit_transform(X)
-        self.scaler_ = StandardScaler().fit(Z) if self.scale else None
-        self.model_ = clf.fit(self._scaled(Z), y)
+        self.model_ = clf.fit(self.wme_.fit_transform(X), y)
         self.classes_ = self.model_.classes_
         return self
-
-    def _scaled(self, Z: np.ndarray) -> np.ndarray:
-        return self.scaler_.transform(Z) if self.scaler_ is not None else Z
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Linear scores of the WME features."""
         check_is_fitted(self, "model_")
-        return self.model_.decision_function(self._scaled(self.wme_.transform(X)))
+        return self.model_.decision_function(self.wme_.transform(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels."""
         check_is_fitted(self, "model_")
-        return self.model_.predict(self._scaled(self.wme_.transform(X)))
+        return self.model_.predict(self.wme_.transform(X))
 
 
 class KNNWMD(ClassifierMixin, BaseEstimator):
@@ -148,14 +155,19 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         ``"pot"`` (``ot.emd2`` per pair) or ``"gensim"`` (``KeyedVectors.wmdistance`` per
         pair with ``norm=False``, which uses POT inside).
     prune
-        Visit training documents by increasing word-centroid distance and stop once it
-        exceeds the k-th best WMD (exact; saves most solves).
+        Kusner et al.'s prefetch-and-prune, exact either way: ``"rwmd"`` (default) visits
+        training documents by increasing word-centroid distance (WCD), stops once the WCD
+        reaches the k-th best WMD so far, and skips the exact solve of any document whose
+        relaxed WMD (``max`` of the two one-sided nearest-word costs) reaches it; ``"wcd"``
+        only stops by the WCD; ``"none"`` solves every pair.
     tokenizer, stop_words
         As in :class:`WordMoversEmbedding`.
 
     Attributes
     ----------
-    n_solved_ : WMD evaluations in the last ``predict``
+    n_solved_ : exact WMD solves in the last ``kneighbors``/``predict``
+    n_rwmd_pruned_ : solves the RWMD bound avoided there
+    n_pairs_ : query x training pairs there (what ``prune="none"`` solves)
     """
 
     def __init__(
@@ -163,7 +175,7 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         embeddings: Any = "glove-6b-50d",
         n_neighbors: int = 5,
         solver: str = "leanml",
-        prune: bool = True,
+        prune: str = "rwmd",
         tokenizer: Callable[[str], Sequence[str]] | None = None,
         stop_words: Any = "english",
     ) -> None:
@@ -174,6 +186,9 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         self.tokenizer = tokenizer
         self.stop_words = stop_words
 
+    def __sklearn_tags__(self) -> Any:
+        return _text_tags(super().__sklearn_tags__())
+
     def _docs(self, X: Any) -> Documents:
         return to_documents(tokenize(X, self.tokenizer, self.stop_words), self.embeddings_)
 
@@ -181,6 +196,8 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         """Store the training documents."""
         if not isinstance(self.n_neighbors, int) or self.n_neighbors < 1:
             raise ParameterError(f"n_neighbors must be an integer >= 1, got {self.n_neighbors!r}")
+        if self.prune not in PRUNE:
+            raise ParameterError(f"prune must be one of {PRUNE}, got {self.prune!r}")
         if self.solver not in ("leanml", "pot", "gensim"):
             raise ParameterError(f"solver must be leanml, pot or gensim, got {self.solver!r}")
         self.embeddings_ = Embeddings.from_any(self.embeddings)
@@ -205,28 +222,41 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         wcd = K.centroid_distances(_centroids(Q, rq, wq, V), _centroids(T, rt, wt, V))
         wcd[:, T.empty] = np.inf  # empty training documents are never neighbours
         k = self.n_neighbors
+        self.n_pairs_ = int((~Q.empty).sum()) * int((~T.empty).sum())
+        level = 2 - PRUNE.index(self.prune)
         if self.solver == "leanml":
-            idx, dist, solved = K.knn_wmd(
-                Q.indptr, rq, wq, T.indptr, rt, wt, V, wcd, k, bool(self.prune)
+            idx, dist, solved, skipped, status = K.knn_wmd(
+                Q.indptr, rq, wq, T.indptr, rt, wt, V, wcd, k, level
             )
-            self.n_solved_ = int(solved.sum())
+            if status.any():  # a loud failure beats a wrong neighbour
+                raise RuntimeError(f"EMD solver hit its iteration limit on {status.sum()} queries")
+            self.n_solved_, self.n_rwmd_pruned_ = int(solved.sum()), int(skipped.sum())
             return dist, idx
-        return self._kneighbors_peer(Q, T, rq, rt, wq, wt, V, wcd)
+        return self._kneighbors_peer(Q, T, rq, rt, wq, wt, V, wcd, level)
 
-    def _kneighbors_peer(self, Q, T, rq, rt, wq, wt, V, wcd) -> tuple[np.ndarray, np.ndarray]:
+    def _kneighbors_peer(
+        self, Q, T, rq, rt, wq, wt, V, wcd, level
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The same search with a peer's solver per pair (and the same two bounds)."""
         k = self.n_neighbors
         dist = np.full((Q.n_docs, k), np.inf)
         idx = np.full((Q.n_docs, k), -1, dtype=np.int64)
         solve = self._peer_solver(V)
-        solved = 0
+        solved = skipped = 0
         for q in range(Q.n_docs):
             sq = slice(Q.indptr[q], Q.indptr[q + 1])
             if sq.start == sq.stop:
                 continue
             for s in np.argsort(wcd[q]):
-                if (self.prune and wcd[q, s] >= dist[q, -1]) or not np.isfinite(wcd[q, s]):
+                if (level >= 1 and wcd[q, s] >= dist[q, -1]) or not np.isfinite(wcd[q, s]):
                     break
                 st = slice(T.indptr[s], T.indptr[s + 1])
+                if (
+                    level >= 2
+                    and K.rwmd(wq[sq], wt[st], K.pair_costs(V[rq[sq]], V[rt[st]])) >= (dist[q, -1])
+                ):
+                    skipped += 1
+                    continue
                 c = solve(rq[sq], wq[sq], rt[st], wt[st], Q.counts[sq], T.counts[st])
                 solved += 1
                 if c < dist[q, -1]:
@@ -234,7 +264,7 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
                     dist[q, p + 1 :] = dist[q, p:-1].copy()
                     idx[q, p + 1 :] = idx[q, p:-1].copy()
                     dist[q, p], idx[q, p] = c, s
-        self.n_solved_ = solved
+        self.n_solved_, self.n_rwmd_pruned_ = solved, skipped
         return dist, idx
 
     def _peer_solver(self, V: np.ndarray) -> Callable[..., float]:
@@ -300,7 +330,7 @@ def similarity(
         Documents; with ``pairwise=False`` they are aligned pairs of equal length.
     model
         A fitted :class:`WordMoversEmbedding`; by default one is fitted (unsupervised) on
-        ``texts_a + texts_b`` with ``params``.
+        ``texts_a + texts_b`` with ``params`` (``output="kernel"`` unless given).
     pairwise
         Return the full ``(len(a), len(b))`` matrix instead of the aligned pairs.
 
@@ -311,6 +341,8 @@ def similarity(
     if not pairwise and len(texts_a) != len(texts_b):
         raise InputError(f"texts_a has {len(texts_a)} documents, texts_b {len(texts_b)}")
     if model is None:
+        # the kernel's scale: cosines of standardised features would be correlations
+        params = {"output": "kernel", **params}
         model = WordMoversEmbedding(**params).fit(list(texts_a) + list(texts_b))
     Za = _unit(model.transform(texts_a))
     Zb = _unit(model.transform(texts_b))

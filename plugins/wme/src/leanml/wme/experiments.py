@@ -2,15 +2,19 @@
 
 - :func:`classify`: fit and score several text classifiers on one data set, timed.
 - :func:`lee_similarity`: correlation of document similarities with human scores.
-- :func:`kernel_ratios`: the exact WMD kernel against ``ot.emd2`` on the same problems.
+- :func:`kernel_ratios`: the exact WMD kernel against POT's ``emd_c`` and ``ot.emd2``.
 - :func:`throughput`: WME feature generation rate (documents x R per second).
+- :func:`norm_diagnostics`: how much of the WME features is the documents' word-vector norm.
+- :func:`choose_k_loo`: kNN-WMD's k by leave-one-out on (a sample of) the training split.
+- :func:`bootstrap_ci`: a percentile bootstrap interval of an accuracy.
+- :func:`knn_pruning`: how many exact WMDs kNN-WMD's bounds avoid.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,11 +29,15 @@ from .peers import MeanVectors, SIFEmbedding, mean_vectors_svc, tfidf_svc
 from .wme import WordMoversEmbedding
 
 __all__ = [
+    "bootstrap_ci",
+    "choose_k_loo",
     "classify",
     "compile_models",
     "kernel_ratios",
+    "knn_pruning",
     "lee_similarity",
     "model_factories",
+    "norm_diagnostics",
     "throughput",
 ]
 
@@ -44,7 +52,8 @@ def model_factories(
     """The demo's line-up: WME (R and 4R), kNN-WMD, TF-IDF, mean vectors.
 
     WME uses ``gamma_scale=2, C=0.1``: the best of gamma_scale in {1, 2, 4} x C in
-    {0.01, 0.1, 1} by 3-fold cross-validation on the election-tweets training split (R=2048).
+    {0.01, 0.1, 1} by 3-fold cross-validation on the election-tweets training split (R=2048)
+    with 0.1.1's defaults (``random_words="box_unit"``); not re-tuned for ``vocab_sample``.
     """
 
     def wme(R: int) -> Callable[[], Any]:
@@ -124,7 +133,7 @@ def lee_similarity(data: Dataset, emb: Embeddings, R: int = 1024, seed: int = 0)
         U = _unit(np.asarray(Z, dtype=np.float64))
         return (U @ U.T)[iu]
 
-    wme = WordMoversEmbedding(emb, n_features=R, random_state=seed)
+    wme = WordMoversEmbedding(emb, n_features=R, output="kernel", random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         methods = {
@@ -161,53 +170,86 @@ def _time(fn: Callable[[], Any], reps: int) -> float:
     return best
 
 
+def _cost_matrices(
+    costs: str, n: int, D: int, instances: int, rng: np.random.Generator, d: int
+) -> list[np.ndarray]:
+    """``"gaussian"``: standard normal points in d dimensions; ``"glove"``: n distinct words
+    and D distinct random words, both among GloVe 6B 50d's 20,000 most frequent words (the
+    table is ordered by frequency), as WME's ``vocab_sample`` draws them."""
+    if costs == "gaussian":
+        return [
+            K.pair_costs(rng.standard_normal((n, d)), rng.standard_normal((D, d)))
+            for _ in range(instances)
+        ]
+    from .datasets import glove_6b_50d
+
+    V = np.asarray(glove_6b_50d().vectors[:20_000], dtype=np.float64)
+    out = []
+    for _ in range(instances):
+        pick = rng.choice(len(V), size=n + D, replace=False)
+        out.append(K.pair_costs(V[pick[:n]], V[pick[n:]]))
+    return out
+
+
 def kernel_ratios(
     ns: Iterable[int],
     Ds: Iterable[int],
+    costs: str = "glove",
     d: int = 300,
     seed: int = 0,
     budget: float = 0.02,
     instances: int = 5,
+    runs: int = 3,
 ) -> list[dict[str, Any]]:
-    """Microseconds per exact WMD solve (n words x D random words), leanml and ``ot.emd2``.
+    """Microseconds per exact WMD solve (n words x D random words): leanml, POT's raw
+    ``emd_c`` and POT's ``ot.emd2`` wrapper, on the same problems.
 
-    Each cell solves the same ``instances`` random normalised problems with both solvers on
-    the same cost matrices (not timed); times are per solve, best of 3 runs of about
-    ``budget`` seconds each.
+    Each cell solves the same ``instances`` random problems (document weights ``rand``
+    normalised, random-document weights ``1/D``) with every solver on the same cost matrices
+    (``costs``: ``"glove"`` or ``"gaussian"`` in ``d`` dimensions; built outside the timing).
+    Each of ``runs`` runs times every solver once, best of 3 repeats of about ``budget``
+    seconds, interleaved so that load changes hit all solvers; the row gives the median
+    time over runs and the range of the per-run speed-ups.
     """
     import ot
+    from ot.lp.emd_wrap import emd_c  # POT's C++ network simplex without the Python wrapper
 
     rng = np.random.default_rng(seed)
     rows = []
     for n in ns:
         for D in Ds:
             problems = []
-            for _ in range(instances):
-                C = K.pair_costs(rng.standard_normal((n, d)), rng.standard_normal((D, d)))
+            for C in _cost_matrices(costs, n, D, instances, rng, d):
                 a = rng.random(n)
-                problems.append((a / a.sum(), np.full(D, 1.0 / D), C))
+                problems.append((a / a.sum(), np.full(D, 1.0 / D), np.ascontiguousarray(C)))
             diff = max(abs(K.emd_cost(*p)[0] - float(ot.emd2(*p))) for p in problems)
+            diff_c = max(abs(K.emd_cost(*p)[0] - emd_c(*p, 100_000, 1)[1]) for p in problems)
 
-            def pot(problems=problems):
-                for p in problems:
-                    ot.emd2(*p)
-
-            def ours(problems=problems):
-                for p in problems:
-                    K.emd_cost(*p)
-
-            t_pot = _time(pot, 1)
-            reps = max(1, int(budget / max(t_pot, 1e-7)))
-            t_pot = _time(pot, reps) / instances
-            t_ours = _time(ours, max(reps, 20)) / instances
+            solvers = {
+                "leanml": lambda ps=problems: [K.emd_cost(*p) for p in ps],
+                "emd_c": lambda ps=problems: [emd_c(*p, 100_000, 1) for p in ps],
+                "ot.emd2": lambda ps=problems: [ot.emd2(*p) for p in ps],
+            }
+            reps = {k: max(1, int(budget / max(_time(f, 1), 1e-7))) for k, f in solvers.items()}
+            times: dict[str, list[float]] = {k: [] for k in solvers}
+            for _ in range(runs):
+                for k, f in solvers.items():
+                    times[k].append(_time(f, reps[k]) / instances)
+            vs_c = np.array(times["emd_c"]) / np.array(times["leanml"])
+            vs_w = np.array(times["ot.emd2"]) / np.array(times["leanml"])
             rows.append(
                 {
+                    "costs": costs,
                     "n": n,
                     "D": D,
-                    "leanml_us": t_ours * 1e6,
-                    "ot.emd2_us": t_pot * 1e6,
-                    "speedup": t_pot / t_ours,
-                    "abs_diff": diff,
+                    "leanml_us": float(np.median(times["leanml"])) * 1e6,
+                    "emd_c_us": float(np.median(times["emd_c"])) * 1e6,
+                    "ot.emd2_us": float(np.median(times["ot.emd2"])) * 1e6,
+                    "vs_emd_c_min": float(vs_c.min()),
+                    "vs_emd_c_max": float(vs_c.max()),
+                    "vs_emd2_min": float(vs_w.min()),
+                    "vs_emd2_max": float(vs_w.max()),
+                    "abs_diff": max(diff, diff_c),
                 }
             )
     return rows
@@ -241,4 +283,131 @@ def throughput(
                 {"stage": stage, "threads": t, "docs": len(texts), "R": R, "seconds": secs,
                  "doc_R_per_s": rate, "speedup": rate / base[stage]}
             )  # fmt: skip
+    return rows
+
+
+def norm_diagnostics(
+    data: Dataset, emb: Embeddings, kinds: Iterable[str], R: int = 256, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Per ``random_words`` kind: what the WME features of the training documents encode.
+
+    - ``corr_norm``: correlation between a document's mean WMD to the R random documents and
+      its mean word-vector norm (nBOW-weighted);
+    - ``pc1_share``: fraction of the centred feature variance in the first principal
+      direction (``exp(-gamma WMD)``, gamma = 1 / median);
+    - ``accuracy``: the default :class:`WMEClassifier` (standardised features + LinearSVC).
+    """
+    from .documents import to_documents, tokenize
+
+    docs = to_documents(tokenize(data.X_train), emb)
+    norms = np.linalg.norm(np.asarray(emb.vectors[docs.rows], dtype=np.float64), axis=1)
+    owner = np.repeat(np.arange(docs.n_docs), np.diff(docs.indptr))
+    mean_norm = np.bincount(owner, weights=docs.weights() * norms, minlength=docs.n_docs)
+    ok = ~docs.empty
+    rows = []
+    for kind in kinds:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            clf = WMEClassifier(emb, n_features=R, random_words=kind, random_state=seed)
+            acc = clf.fit(data.X_train, data.y_train).score(data.X_test, data.y_test)
+            dist = clf.wme_.wmd_to_random_documents(data.X_train)[ok]
+        Z = np.exp(-clf.wme_.gamma_ * dist)
+        s = np.linalg.svd(Z - Z.mean(axis=0), compute_uv=False) ** 2
+        rows.append(
+            {
+                "random_words": kind,
+                "corr_norm": float(np.corrcoef(dist.mean(axis=1), mean_norm[ok])[0, 1]),
+                "pc1_share": float(s[0] / s.sum()),
+                "accuracy": float(acc),
+            }
+        )
+    return rows
+
+
+def choose_k_loo(
+    emb: Embeddings,
+    X: Sequence[Any],
+    y: np.ndarray,
+    ks: Sequence[int] = (1, 3, 5, 7, 9, 11, 15, 19),
+    n_queries: int | None = 1000,
+    seed: int = 0,
+) -> tuple[int, dict[int, float]]:
+    """kNN-WMD's k by leave-one-out accuracy on the training split.
+
+    Each of ``n_queries`` seeded training documents (all if None) is classified by its
+    nearest *other* training documents (exact, RWMD-pruned search for ``max(ks) + 1``
+    neighbours, itself dropped). Returns the best k (the smallest among ties) and every k's
+    accuracy.
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    pick = (
+        np.arange(len(y))
+        if n_queries is None or n_queries >= len(y)
+        else (np.sort(rng.choice(len(y), size=n_queries, replace=False)))
+    )
+    knn = KNNWMD(emb, n_neighbors=max(ks) + 1).fit(X, y)
+    _, idx = knn.kneighbors([X[i] for i in pick])
+    acc = {}
+    for k in ks:
+        correct = 0
+        for row, q in zip(idx, pick, strict=True):
+            near = [j for j in row if j >= 0 and j != q][:k]
+            if not near:
+                continue
+            labels, counts = np.unique(y[near], return_counts=True)
+            top = set(labels[counts == counts.max()])
+            guess = next(y[j] for j in near if y[j] in top)  # ties: the nearest one's label
+            correct += guess == y[q]
+        acc[k] = correct / len(pick)
+    best = max(ks, key=lambda k: (acc[k], -k))
+    return best, acc
+
+
+def bootstrap_ci(
+    correct: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of a 0/1 vector (test documents resampled)."""
+    correct = np.asarray(correct, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = correct[rng.integers(0, len(correct), size=(n_boot, len(correct)))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+
+
+def knn_pruning(
+    data: Dataset,
+    emb: Embeddings,
+    n_queries: int,
+    prunes: Sequence[str] = ("rwmd", "wcd"),
+    k: int = 5,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Exact WMD solves of kNN-WMD per pruning level, on ``n_queries`` seeded test documents
+    against the whole training split; ``same_neighbours`` compares each level with the first.
+    """
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(data.n_test, size=min(n_queries, data.n_test), replace=False))
+    X = [data.X_test[i] for i in pick]
+    knn = KNNWMD(emb, n_neighbors=k).fit(data.X_train, data.y_train)
+    knn.kneighbors(X[:1])  # compile outside the timing
+    rows, first = [], None
+    for prune in prunes:
+        knn.set_params(prune=prune)
+        t0 = time.perf_counter()
+        _, idx = knn.kneighbors(X)
+        secs = time.perf_counter() - t0
+        first = idx if first is None else first
+        rows.append(
+            {
+                "prune": prune,
+                "queries": len(X),
+                "pairs": knn.n_pairs_,
+                "exact_solves": knn.n_solved_,
+                "avoided": 1.0 - knn.n_solved_ / knn.n_pairs_,
+                "rwmd_pruned": knn.n_rwmd_pruned_,
+                "seconds": secs,
+                "same_neighbours": bool((idx == first).all()),
+            }
+        )
     return rows
