@@ -1,4 +1,4 @@
-"""The default bandwidth (``sigma=None`` or ``"auto"``): a quarter of the median L1 distance.
+"""The default bandwidth (``sigma="auto"`` or ``None``): a quarter of the median L1 distance.
 
 scikit-learn's ``gamma="scale"`` for the Gaussian kernel sets 1/gamma = n_features * Var(X),
 i.e. half the mean squared Euclidean distance, so a typical pair has k = exp(-2). RB's kernel

@@ -119,13 +119,12 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
     ----------
     n_grids : int, default=256
         R, the number of random grids; the kernel error falls like 1/sqrt(R).
-    sigma : float, "auto" or None, default=None
+    sigma : float, "auto" or None, default="auto"
         Bandwidth in the units of X. For the default Laplacian kernel
         k(x, y) = exp(-||x - y||_1 / sigma), i.e. scikit-learn's
         ``laplacian_kernel(gamma=1/sigma)``. (The authors' C++ code takes the inverse, a
-        Gamma *rate*; this argument is a real bandwidth.) ``None`` or ``"auto"`` (the same)
-        use a quarter of the
-        median L1 distance between random pairs of training rows
+        Gamma *rate*; this argument is a real bandwidth.) ``"auto"`` (or ``None``,
+        the same) uses a quarter of the median L1 distance between random pairs of training rows
         (:func:`~leanml.rbf_features.bandwidth.median_l1_sigma`), RB's counterpart of
         scikit-learn's ``gamma="scale"``; the value used is ``sigma_``.
     kernel : {"laplacian", "reciprocal", "triangle"}, default="laplacian"
@@ -157,7 +156,7 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         n_grids: int = 256,
-        sigma: float | str | None = None,
+        sigma: float | str | None = "auto",
         kernel: str = "laplacian",
         random_state: Any = None,
         dtype: Any = np.float64,

@@ -177,10 +177,9 @@ class RBClassifier(ClassifierMixin, _RBBase):
     ----------
     n_grids : int, default=256
         R, number of random grids.
-    sigma : float, "auto" or None, default=None
-        Kernel bandwidth; the Laplacian kernel is exp(-||x - y||_1 / sigma). ``None`` or
-        ``"auto"``: a
-        quarter of the median L1 distance between training rows (see
+    sigma : float, "auto" or None, default="auto"
+        Kernel bandwidth; the Laplacian kernel is exp(-||x - y||_1 / sigma). ``"auto"`` (or
+        ``None``): a quarter of the median L1 distance between training rows (see
         :class:`~leanml.rbf_features.RandomBinningFeatures`).
     kernel : str, default="laplacian"
         See :data:`leanml.rbf_features.KERNELS`.
@@ -216,7 +215,7 @@ class RBClassifier(ClassifierMixin, _RBBase):
     def __init__(
         self,
         n_grids: int = 256,
-        sigma: float | str | None = None,
+        sigma: float | str | None = "auto",
         kernel: str = "laplacian",
         loss: str = "hinge",
         penalty: str = "l2",
@@ -401,7 +400,7 @@ class RBRegressor(RegressorMixin, _RBBase):
     def __init__(
         self,
         n_grids: int = 256,
-        sigma: float | str | None = None,
+        sigma: float | str | None = "auto",
         kernel: str = "laplacian",
         alpha: float = 1.0,
         penalty: str = "l2",
