@@ -8,10 +8,9 @@ when a worker dies. What this module adds is small:
   ``LocalCluster`` (``"local:N"``, N single-threaded process workers), and closes it.
 - :func:`send_model` puts a fitted estimator on every worker once (``scatter`` with
   ``broadcast``), so tasks refer to it by key instead of each carrying a pickled copy. A
-  plugin whose fitted models hold large tables can slim them first: if the module
-  ``leanml.<plugin>._dask`` defines ``prepare_for_workers(estimator)``, its result is
-  what travels (WME replaces its embedding table by a reference each worker loads once
-  from the checksum-verified cache).
+  model holding a large table should pickle small itself (WME pickles a named embedding
+  table as its name and SHA-256, loaded once per worker process from the
+  checksum-verified cache).
 - :func:`partitioned` calls one method of that estimator on each partition of the rows
   (a NumPy array, a CSR matrix or a list of documents or sequences split on the client, a
   ``dask.array`` or a ``dask.bag`` already partitioned on the cluster) and puts the
@@ -22,7 +21,6 @@ when a worker dies. What this module adds is small:
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,7 +37,6 @@ __all__ = [
     "parallel_post_fit",
     "parse_scheduler",
     "partitioned",
-    "prepare_for_workers",
     "send_model",
 ]
 
@@ -148,33 +145,14 @@ def describe(client: Any) -> dict[str, Any]:
     }
 
 
-def prepare_for_workers(estimator: Any) -> Any:
-    """The estimator as it should travel: the plugin's ``_dask.prepare_for_workers`` if any.
-
-    ``leanml.<plugin>._dask.prepare_for_workers`` is looked up from the estimator's module
-    (``leanml.wme.estimators`` -> ``leanml.wme._dask``); other estimators travel as they are.
-    """
-    parts = type(estimator).__module__.split(".")
-    if len(parts) < 2 or parts[0] != "leanml" or parts[1] == "core":
-        return estimator
-    try:
-        module = importlib.import_module(f"leanml.{parts[1]}._dask")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"leanml.{parts[1]}._dask":
-            raise
-        return estimator
-    prepare = getattr(module, "prepare_for_workers", None)
-    return estimator if prepare is None else prepare(estimator)
-
-
 def send_model(estimator: Any, client: Any) -> Any:
-    """Put ``estimator`` (as :func:`prepare_for_workers` makes it) on every worker, once.
+    """Put ``estimator`` on every worker, once.
 
     Returns the ``Future`` tasks take in its place. ``broadcast`` keeps a replica on each
     worker, so losing one worker does not lose the model; a replacement worker copies it
     from a peer when it first needs it.
     """
-    return client.scatter(prepare_for_workers(estimator), broadcast=True, hash=False)
+    return client.scatter(estimator, broadcast=True, hash=False)
 
 
 def parallel_post_fit(estimator: Any) -> Any:
