@@ -116,8 +116,10 @@ def test_observed_pairs_are_a_restriction_of_all_pairs():
 
 def test_solvers_reach_the_same_optimum(hmm):
     X, Y, _, _ = hmm
-    objs = {s: CRF(c1=2.0, solver=s, tol=1e-7, delta=0.0, max_iter=3000).fit(X, Y).objective_ for s in
-            ("prox-qn", "owl-qn")}  # fmt: skip
+    objs = {
+        s: CRF(c1=2.0, solver=s, tol=1e-7, delta=0.0, max_iter=3000).fit(X, Y).objective_
+        for s in ("prox-qn", "owl-qn")
+    }
     assert objs["prox-qn"] == pytest.approx(objs["owl-qn"], rel=1e-6)
 
 
