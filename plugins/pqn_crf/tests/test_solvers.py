@@ -210,7 +210,8 @@ def test_pairs_with_non_positive_curvature_are_skipped(rng):
     )  # fmt: skip
     # the run did meet pairs with sᵀy <= 0 (else this test would prove nothing)
     grads = [double_well(w)[1] for w in seen]
-    sy = [float((b - a) @ (gb - ga)) for a, b, ga, gb in zip(seen, seen[1:], grads, grads[1:])]
+    steps = zip(seen[:-1], seen[1:], grads[:-1], grads[1:], strict=True)
+    sy = [float((b - a) @ (gb - ga)) for a, b, ga, gb in steps]
     assert min(sy) <= 0.0
     assert res.converged
     _, g = double_well(res.w)
