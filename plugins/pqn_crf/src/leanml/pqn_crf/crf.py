@@ -18,7 +18,9 @@ from . import _kernels
 from ._base import SOLVERS, ParamsMixin, run_solver, threads
 from .chain import PAIRS, ChainData, ChainObjective
 from .features import AttributeIndex
-from .solvers import SolverResult
+from .solvers import SolverResult, default_passes
+
+_PASSES_CAP = default_passes(10**9)
 
 __all__ = ["CRF"]
 
@@ -61,10 +63,10 @@ class CRF(ParamsMixin):
     max_iter, max_evals : budgets (evaluations include line-search trials); reaching
         ``max_iter`` warns with :class:`~leanml.pqn_crf.solvers.ConvergenceWarning`.
     shrinking : Prox-QN's aggressive working-set shrinking: ``True``, ``False`` or
-        ``"auto"`` (default): on when one CD pass over all weights (n_params * 4m flops)
-        costs more than a forward-backward pass (n_tokens * K² flops), as with sparse text
-        features; off for dense features like OCR pixels, where dropped coordinates come
-        back and cost evaluations (see the README).
+        ``"auto"`` (default): on when a full inner solve over all weights (30 CD passes of
+        n_params * 4m flops) costs more than a forward-backward pass (n_tokens * K² flops),
+        as with sparse text features; off for dense features like OCR pixels, where
+        dropped coordinates come back and cost evaluations (see the README).
     inner_passes : CD passes per Prox-QN iteration (int or function of the iteration);
         ``None``: :func:`~leanml.pqn_crf.solvers.default_passes`.
     n_threads : Numba threads for inference (None: Numba's current setting); the setting
@@ -280,8 +282,12 @@ class CRF(ParamsMixin):
 
     def _shrinking(self, objective: ChainObjective) -> bool:
         if self.shrinking == "auto":
+            # An inner solve makes up to _PASSES_CAP passes of 4m flops per weight; an
+            # evaluation costs about n_tokens * K² (forward-backward). Shrink when the
+            # inner solve over all weights would cost more than an evaluation.
             data = objective.data
-            return objective.n_params * 4 * self.m > data.n_tokens * data.K**2
+            cd = objective.n_params * 4 * self.m * _PASSES_CAP
+            return cd > data.n_tokens * data.K**2
         if not isinstance(self.shrinking, bool):
             raise ParameterError(f"shrinking must be True, False or 'auto', got {self.shrinking!r}")
         return self.shrinking
