@@ -33,6 +33,8 @@ from leanml.pqn_crf.peers import CRFsuiteCRF
 
 OUT = Path(__file__).parent / ".results"
 C1 = 1.0
+# full size: CRFsuite alone trains for minutes on a busy machine (pytest-timeout is 300 s)
+pytestmark = pytest.mark.timeout(3600)
 
 
 def _load():
