@@ -65,8 +65,9 @@ class CRF(ParamsMixin):
     shrinking : Prox-QN's aggressive working-set shrinking: ``True``, ``False`` or
         ``"auto"`` (default): on when a full inner solve over all weights (30 CD passes of
         n_params * 4m flops) costs more than a forward-backward pass (n_tokens * K² flops),
-        as with sparse text features; off for dense features like OCR pixels, where
-        dropped coordinates come back and cost evaluations (see the README).
+        or there are more weights than tokens, as with sparse text features; off for dense
+        features like OCR pixels, where dropped coordinates come back and cost evaluations
+        (see the README).
     inner_passes : CD passes per Prox-QN iteration (int or function of the iteration);
         ``None``: :func:`~leanml.pqn_crf.solvers.default_passes`.
     n_threads : Numba threads for inference (None: Numba's current setting); the setting
@@ -285,9 +286,12 @@ class CRF(ParamsMixin):
             # An inner solve makes up to _PASSES_CAP passes of 4m flops per weight; an
             # evaluation costs about n_tokens * K² (forward-backward). Shrink when the
             # inner solve over all weights would cost more than an evaluation.
+            # More weights than tokens (sparse lexical features): the weights' L-BFGS rows
+            # leave the cache and CD passes in random order cost several times the flop
+            # estimate (OANC, m = 6: 4x an evaluation although the estimate said 0.9x).
             data = objective.data
             cd = objective.n_params * 4 * self.m * _PASSES_CAP
-            return cd > data.n_tokens * data.K**2
+            return cd > data.n_tokens * data.K**2 or objective.n_params > data.n_tokens
         if not isinstance(self.shrinking, bool):
             raise ParameterError(f"shrinking must be True, False or 'auto', got {self.shrinking!r}")
         return self.shrinking
