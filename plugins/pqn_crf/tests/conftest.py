@@ -1,4 +1,12 @@
+"""Shared fixtures. The test process asks OpenMP for passive waiting, as the README advises
+on shared machines: Numba's OpenMP workers otherwise spin at barriers, and 2-thread tests
+run many times slower on busy cores (the package itself sets no environment)."""
+
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numpy as np
 import pytest

@@ -44,24 +44,28 @@ def test_fit_predict_marginals_score(hmm):
 
 def test_objective_has_exact_zeros_and_kkt(hmm):
     X, Y, _, _ = hmm
-    crf = CRF(c1=5.0, tol=1e-8).fit(X, Y)
-    w = crf.coef_
-    assert np.count_nonzero(w == 0.0) > w.size // 4
     from leanml.pqn_crf.chain import ChainObjective
 
-    obj = ChainObjective(crf._encode(X, Y, fit=False))
-    _, g = obj(w)
-    assert np.all(np.abs(g[w == 0]) <= 5.0 * (1 + 1e-6))
-    assert crf.objective_ == pytest.approx(obj(w)[0] + 5.0 * np.abs(w).sum(), rel=1e-12)
+    for pairs in ("all", "observed"):
+        crf = CRF(c1=5.0, tol=1e-8, delta=0.0, pairs=pairs).fit(X, Y)
+        w = crf.coef_
+        assert np.count_nonzero(w == 0.0) > w.size // 4
+        obj = ChainObjective(crf._encode(X, Y, fit=False), pairs=pairs)
+        assert obj.n_params == w.size
+        _, g = obj(w)
+        assert np.all(np.abs(g[w == 0]) <= 5.0 * (1 + 1e-6))
+        assert crf.objective_ == pytest.approx(obj(w)[0] + 5.0 * np.abs(w).sum(), rel=1e-12)
 
 
 def test_nll_at_crfsuite_weights_equals_its_logged_loss(ocr_small):
     X, Y = ocr_small
     c1 = 2.0
     peer = CRFsuiteCRF(c1=c1, max_iterations=60).fit(X, Y)
-    crf = CRF(c1=c1, max_iter=1).fit(X, Y)  # only to build the same attributes and labels
+    crf = CRF(c1=c1, max_iter=1, pairs="all")  # only to build the same attributes and labels
+    crf._encode(X, Y, fit=True)
     W, T = peer.weights_for(crf.attributes_, crf.classes_)
     crf.state_weights_, crf.transition_weights_ = W, T
+    crf.pair_index_ = (np.arange(W.size), np.arange(T.size))
     ours = crf.nll(X, Y) + c1 * (np.abs(W).sum() + np.abs(T).sum())
     logged = peer.log_[-1]["loss"]
     assert abs(ours - logged) <= 1e-8 * abs(logged)
@@ -71,9 +75,11 @@ def test_nll_at_crfsuite_weights_equals_its_logged_loss(ocr_small):
 
 
 def _crfsuite_objective(peer, X, Y, c1):
-    ref = CRF(c1=c1, max_iter=1).fit(X, Y)  # same attributes and labels as the CRF
+    ref = CRF(c1=c1)
+    ref._encode(X, Y, fit=True)  # same attributes and labels as the CRF
     W, T = peer.weights_for(ref.attributes_, ref.classes_)
     ref.state_weights_, ref.transition_weights_ = W, T
+    ref.pair_index_ = (np.arange(W.size), np.arange(T.size))
     return ref.nll(X, Y) + c1 * (np.abs(W).sum() + np.abs(T).sum())
 
 
@@ -84,24 +90,42 @@ def _crfsuite_objective(peer, X, Y, c1):
 def test_prox_qn_reaches_crfsuite_optimum(n_words, c1):
     data = load_ocr(test_folds=(), n_words=n_words, seed=3)
     X, Y = data.X_train, data.y_train
-    peer = CRFsuiteCRF(c1=c1, max_iterations=3000, epsilon=1e-10, delta=1e-12, period=50)
-    peer.fit(X, Y)
-    crf = CRF(c1=c1, tol=1e-7, max_iter=3000).fit(X, Y)
-    f_peer = _crfsuite_objective(peer, X, Y, c1)
-    assert abs(crf.objective_ - f_peer) <= 1e-6 * f_peer
-    assert np.count_nonzero(crf.coef_ == 0.0) > 0
+    for pairs in ("all", "observed"):
+        peer = CRFsuiteCRF(
+            c1=c1, max_iterations=3000, epsilon=1e-10, delta=1e-12, period=50, pairs=pairs
+        ).fit(X, Y)
+        crf = CRF(c1=c1, tol=1e-7, delta=0.0, max_iter=3000, pairs=pairs).fit(X, Y)
+        f_peer = _crfsuite_objective(peer, X, Y, c1)
+        assert abs(crf.objective_ - f_peer) <= 1e-6 * f_peer, pairs
+        assert np.count_nonzero(crf.coef_ == 0.0) > 0
+
+
+def test_observed_pairs_are_a_restriction_of_all_pairs():
+    """Observed mode = the full model with unobserved weights pinned at zero: its optimum
+    is never below the full one, and its weights are zero off the observed pairs."""
+    X, Y = hmm_sequences(n_seq=100, n_labels=4, n_attributes=40, noise=0.05, seed=2)
+    full = CRF(c1=1.0, pairs="all", tol=1e-8, delta=0.0).fit(X, Y)
+    obs = CRF(c1=1.0, pairs="observed", tol=1e-8, delta=0.0).fit(X, Y)
+    assert obs.objective_ >= full.objective_ * (1 - 1e-9)
+    assert obs.coef_.size < full.coef_.size
+    data = obs._encode(X, Y, fit=False)
+    seen = np.zeros_like(obs.state_weights_, dtype=bool)
+    seen[data.X.indices, np.repeat(data.y, np.diff(data.X.indptr))] = True
+    assert np.all(obs.state_weights_[~seen] == 0.0)
 
 
 def test_solvers_reach_the_same_optimum(hmm):
     X, Y, _, _ = hmm
-    objs = {s: CRF(c1=2.0, solver=s, tol=1e-7, max_iter=3000).fit(X, Y).objective_ for s in
-            ("prox-qn", "owl-qn")}  # fmt: skip
+    objs = {
+        s: CRF(c1=2.0, solver=s, tol=1e-7, delta=0.0, max_iter=3000).fit(X, Y).objective_
+        for s in ("prox-qn", "owl-qn")
+    }
     assert objs["prox-qn"] == pytest.approx(objs["owl-qn"], rel=1e-6)
 
 
 def test_l2_term_is_crfsuite_c2_times_squared_norm(hmm):
     X, Y, _, _ = hmm
-    crf = CRF(c1=0.0, c2=0.5, tol=1e-7).fit(X[:40], Y[:40])
+    crf = CRF(c1=0.0, c2=0.5, tol=1e-7, delta=0.0).fit(X[:40], Y[:40])
     w = crf.coef_
     assert crf.objective_ == pytest.approx(crf.nll(X[:40], Y[:40]) + 0.5 * w @ w, rel=1e-12)
 
@@ -123,8 +147,8 @@ def test_token_feature_rules():
 def test_array_sequences_equal_dict_sequences(ocr_small):
     X, Y = ocr_small
     as_dicts = [[{str(j): float(v) for j, v in enumerate(r) if v} for r in x] for x in X]
-    a = CRF(c1=2.0, max_iter=15).fit(X, Y)
-    b = CRF(c1=2.0, max_iter=1).fit(as_dicts, Y)
+    a = CRF(c1=2.0, max_evals=15).fit(X, Y)
+    b = CRF(c1=2.0, max_evals=1).fit(as_dicts, Y)
     # same attributes under other ids: move a's weights to b's order, compare the NLL
     order = [a.attributes_.names_.index(int(name)) for name in b.attributes_.names_]
     b.state_weights_ = a.state_weights_[order]
@@ -154,13 +178,19 @@ def test_bad_inputs(hmm):
         CRF().fit([[{"a": float("nan")}]], [["x"]])
     with pytest.raises(InputError, match="no sequences"):
         CRF().fit([], [])
+    with pytest.raises(InputError, match=r"y\[1\] is the string"):
+        CRF().fit(X[:2], [Y[0], " ".join(Y[1])])
+    with pytest.raises(InputError, match="single string"):
+        CRF().fit(X[:1], "L0 L1")
+    with pytest.raises(ParameterError, match="pairs"):
+        CRF(pairs="some").fit(X[:3], Y[:3])
     with pytest.raises(ParameterError, match="c1"):
         CRF(c1=-1.0).fit(X[:3], Y[:3])
     with pytest.raises(ParameterError, match="solver"):
         CRF(solver="sgd").fit(X[:3], Y[:3])
     with pytest.raises(InputError, match="not fitted"):
         CRF().predict(X[:2])
-    crf = CRF(c1=1.0, max_iter=20).fit(X[:30], Y[:30])
+    crf = CRF(c1=1.0, max_evals=20).fit(X[:30], Y[:30])
     bad = [np.array(["UNSEEN"] * len(Y[0]))]
     with pytest.raises(InputError, match="not seen in training"):
         crf.nll(X[:1], bad)
@@ -168,3 +198,45 @@ def test_bad_inputs(hmm):
     assert crf.score(X[:1], bad) == 0.0
     with pytest.raises(InputError, match="kind used in fit"):
         crf.predict([np.ones((2, 3))])
+
+
+def test_max_iter_warns_convergence(hmm):
+    from leanml.pqn_crf import ConvergenceWarning
+
+    X, Y, _, _ = hmm
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        crf = CRF(c1=1.0, max_iter=3).fit(X, Y)
+    assert not crf.result_.converged
+
+
+def test_default_stop_is_the_decrease_rule_and_near_optimal(hmm):
+    """Defaults stop by the documented rule, within ~delta*period of the optimum."""
+    X, Y, _, _ = hmm
+    crf = CRF(c1=1.0).fit(X, Y)
+    assert crf.result_.converged
+    tight = CRF(c1=1.0, tol=1e-9, delta=0.0, max_iter=5000).fit(X, Y)
+    assert tight.result_.n_evals > crf.result_.n_evals
+    gap = (crf.objective_ - tight.objective_) / tight.objective_
+    assert 0 <= gap <= 1e-4
+    F = crf.result_.trace.objective
+    if "decrease" in crf.result_.message:  # the window's decrease really was below delta
+        assert (F[-11] - F[-1]) < 1e-5 * abs(F[-1])
+
+
+def test_warm_start_and_path(hmm):
+    X, Y, _, _ = hmm
+    cold = CRF(c1=0.5, tol=1e-8, delta=0.0).fit(X, Y)
+    warm = CRF(c1=2.0, tol=1e-8, delta=0.0, warm_start=True).fit(X, Y)
+    warm.set_params(c1=0.5).fit(X, Y)
+    assert warm.objective_ == pytest.approx(cold.objective_, rel=1e-7)
+    assert warm.result_.n_evals < cold.result_.n_evals
+    # a warm start from a model fitted on other data: weights are matched by name
+    other = CRF(c1=0.5, tol=1e-8, delta=0.0, warm_start=True).fit(X[:60], Y[:60])
+    other.fit(X, Y)
+    assert other.objective_ == pytest.approx(cold.objective_, rel=1e-7)
+    path = CRF(tol=1e-8, delta=0.0).path(X, Y, [0.5, 8.0, 2.0])
+    assert [p["c1"] for p in path] == [8.0, 2.0, 0.5]
+    nnz = [p["nnz"] for p in path]
+    assert nnz == sorted(nnz) and nnz[0] < nnz[-1]
+    assert path[-1]["objective"] == pytest.approx(cold.objective_, rel=1e-7)
+    np.testing.assert_allclose(path[-1]["coef"], cold.coef_, atol=1e-4)

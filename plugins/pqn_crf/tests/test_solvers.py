@@ -194,3 +194,64 @@ def test_budgets_and_target_stop(logistic):
     assert tgt.fun <= full.fun * (1 + 1e-3) and tgt.message == "reached f_target"
     hit = full.trace.first_reaching(full.fun * (1 + 1e-3))
     assert hit is not None and hit["evals"] <= full.n_evals
+
+
+def double_well(w):
+    """l(w) = sum ¼w⁴ - ½w²: concave on |w| < 1/√3, so steps across it give sᵀy < 0."""
+    return float(np.sum(0.25 * w**4 - 0.5 * w**2)), w**3 - w
+
+
+def test_pairs_with_non_positive_curvature_are_skipped(rng):
+    w0 = rng.uniform(-0.3, 0.3, size=20)
+    seen = [w0.copy()]
+    res = prox_qn(
+        double_well, w0, 0.1, m=5, tol=1e-8, shrinking=False,
+        callback=lambda it, w, F: seen.append(w.copy()),
+    )  # fmt: skip
+    # the run did meet pairs with sᵀy <= 0 (else this test would prove nothing)
+    grads = [double_well(w)[1] for w in seen]
+    steps = zip(seen[:-1], seen[1:], grads[:-1], grads[1:], strict=True)
+    sy = [float((b - a) @ (gb - ga)) for a, b, ga, gb in steps]
+    assert min(sy) <= 0.0
+    assert res.converged
+    _, g = double_well(res.w)
+    assert np.abs(min_norm_subgradient(res.w, g, 0.1)).max() <= 1e-7
+    F = np.array(res.trace.objective)
+    assert np.all(np.diff(F) <= 1e-12)
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_a_shrunk_coordinate_comes_back(partial):
+    """At w = 0 coordinate 1 has |g_1| = 0.5 <= lam, so shrinking drops it; at the optimum it
+    is 6.84: only the full-gradient check at the end of the epoch brings it back."""
+    H = np.array([[1.0, -0.9], [-0.9, 1.0]])
+    b = np.array([3.0, 0.5])
+    lam = 1.0
+
+    def quad(w, active=None):
+        return 0.5 * float(w @ H @ w) - float(b @ w), H @ w - b
+
+    res = prox_qn(quad, np.zeros(2), lam, tol=1e-10, shrinking=True, partial=partial)
+    expected = np.linalg.solve(H, b - lam)  # both weights positive: H w = b - lam * sign(w)
+    assert expected[1] > 6.0
+    assert min(res.trace.active) == 1  # coordinate 1 was dropped for a while
+    assert res.converged
+    np.testing.assert_allclose(res.w, expected, rtol=1e-8)
+
+
+def test_ring_memory_equals_the_compact_form_of_the_last_m_pairs(rng):
+    from leanml.pqn_crf.solvers import _Memory
+
+    n, m = 9, 3
+    A = rng.normal(size=(n, n))
+    H = A @ A.T + n * np.eye(n)
+    S = rng.normal(size=(5, n))
+    Y = S @ H
+    mem = _Memory(m, n)
+    for s, y in zip(S, Y, strict=True):
+        mem.add(s, y)  # 5 pairs through 3 slots: the ring wraps around
+    gamma = 2.5
+    for rows in (np.arange(n), np.array([1, 4, 8])):
+        Q, Qh = mem.compact(gamma, rows)
+        Qr, Qhr = compact_lbfgs(S[-m:], Y[-m:], gamma, rows)
+        np.testing.assert_allclose(Q @ Qh.T, Qr @ Qhr.T, atol=1e-9)

@@ -6,14 +6,6 @@ Intensive L1-regularized M-estimators", NIPS 2014.
 
 from __future__ import annotations
 
-import os
-
-# Numba's OpenMP layer spins at barriers by default; on a machine whose cores are busy
-# with other work that makes a 2-thread forward-backward 40x slower than 1 thread
-# (measured). Passive waiting costs nothing measurable when cores are free. Must be set
-# before the first parallel kernel loads libgomp; a user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-
 from importlib.metadata import PackageNotFoundError, version
 
 from leanml.core.lazy import attach
@@ -32,9 +24,11 @@ __getattr__, __dir__ = attach(
         "SolverResult": ".solvers",
         "Taxonomy": ".linear",
         "Trace": ".solvers",
+        "ConvergenceWarning": ".solvers",
         "conll_token_features": ".features",
         "fista": ".solvers",
         "owlqn": ".solvers",
+        "pos_token_features": ".features",
         "prox_qn": ".solvers",
         "word_features": ".features",
     },
@@ -51,6 +45,7 @@ __all__ = [
     "AttributeIndex",
     "ChainData",
     "ChainObjective",
+    "ConvergenceWarning",
     "HierarchicalClassifier",
     "L1LogisticRegression",
     "SolverResult",
@@ -60,6 +55,7 @@ __all__ = [
     "conll_token_features",
     "fista",
     "owlqn",
+    "pos_token_features",
     "prox_qn",
     "word_features",
 ]

@@ -42,6 +42,23 @@ class ParamsMixin:
             setattr(self, key, value)
         return self
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags (imported here: scikit-learn is only needed by its tools).
+
+        Estimators with a ``predict_proba`` are classifiers (stratified splits, accuracy);
+        the others (the sequence CRF, whose ``y`` is a list of sequences) are plain
+        estimators with a required target, so its tools split them with ``KFold``.
+        """
+        from sklearn.utils import ClassifierTags, Tags, TargetTags
+
+        if hasattr(type(self), "predict_proba"):
+            return Tags(
+                estimator_type="classifier",
+                target_tags=TargetTags(required=True),
+                classifier_tags=ClassifierTags(),
+            )
+        return Tags(estimator_type=None, target_tags=TargetTags(required=True))
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
@@ -78,6 +95,9 @@ def run_solver(
     m: int,
     tol: float,
     max_iter: int,
+    delta: float = 0.0,
+    period: int = 10,
+    tol_scale: float | None = None,
     max_evals: int | None,
     shrinking: bool,
     inner_passes: Any,
@@ -91,12 +111,14 @@ def run_solver(
         raise ParameterError(f"the L1 weight must be finite and >= 0, got {lam}")
     w_init = np.zeros(n_params) if w0 is None else w0
     common = {"tol": tol, "max_iter": max_iter, "max_evals": max_evals, "callback": callback}
+    stop = {"delta": delta, "period": period, "tol_scale": tol_scale}
     if name == "prox-qn":
         return prox_qn(
             fun,
             w_init,
             lam,
             m=m,
+            **stop,
             shrinking=shrinking,
             inner_passes=inner_passes,
             seed=seed,
@@ -104,7 +126,7 @@ def run_solver(
             **common,
         )
     if name == "owl-qn":
-        return owlqn(fun, w_init, lam, m=m, **common)
+        return owlqn(fun, w_init, lam, m=m, **stop, **common)
     if name in ("fista", "ista"):
         return fista(fun, w_init, lam, accelerate=name == "fista", **common)
     raise ParameterError(f"unknown solver {name!r}; choose one of {', '.join(SOLVERS)}")

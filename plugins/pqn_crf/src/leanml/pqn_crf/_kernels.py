@@ -26,7 +26,9 @@ __all__ = [
     "chain_forward_backward",
     "chain_viterbi",
     "csr_matmul",
+    "csr_pairs_matmul",
     "csr_rows_dot",
+    "csr_rows_pairs",
     "csr_t_matmul",
 ]
 
@@ -322,6 +324,48 @@ def csr_matmul(indptr, indices, data, W, row_used):
             for k in range(K):
                 U[t, k] += x * W[a, k]
     return U
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)
+def csr_pairs_matmul(indptr, indices, data, pair_ptr, pair_label, wp, row_used, K):
+    """U = X W where W (d x K) is given by its listed entries only (observed pairs).
+
+    Attribute ``a`` owns the weights ``wp[pair_ptr[a]:pair_ptr[a+1]]`` for the labels
+    ``pair_label[...]``; every other entry of W is zero. Attributes with ``row_used[a]``
+    false (all their weights zero) are skipped.
+    """
+    n = indptr.shape[0] - 1
+    U = np.zeros((n, K))
+    for t in prange(n):
+        for p in range(indptr[t], indptr[t + 1]):
+            a = indices[p]
+            if not row_used[a]:
+                continue
+            x = data[p]
+            for q in range(pair_ptr[a], pair_ptr[a + 1]):
+                U[t, pair_label[q]] += x * wp[q]
+    return U
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)
+def csr_rows_pairs(t_indptr, t_indices, t_data, D, rows, pair_ptr, pair_label, out):
+    """out[q] = (Xᵀ D)[a, pair_label[q]] for the pairs q of every attribute a in ``rows``.
+
+    Feature-major over Xᵀ in CSR: each task owns its attributes' outputs, so no per-thread
+    n_attributes x K buffer is zeroed or summed, and only listed pairs are written (the
+    gradient in the observed-pairs mode, or over a working set).
+    """
+    K = D.shape[1]
+    for r in prange(rows.shape[0]):
+        a = rows[r]
+        acc = np.zeros(K)
+        for p in range(t_indptr[a], t_indptr[a + 1]):
+            t = t_indices[p]
+            x = t_data[p]
+            for k in range(K):
+                acc[k] += x * D[t, k]
+        for q in range(pair_ptr[a], pair_ptr[a + 1]):
+            out[q] = acc[pair_label[q]]
 
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)

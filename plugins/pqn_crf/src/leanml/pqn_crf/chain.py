@@ -17,7 +17,7 @@ from leanml.core import InputError
 
 from . import _kernels
 
-__all__ = ["ChainData", "ChainObjective", "make_chunks"]
+__all__ = ["PAIRS", "ChainData", "ChainObjective", "make_chunks"]
 
 
 def make_chunks(offsets: np.ndarray, n_chunks: int) -> np.ndarray:
@@ -89,6 +89,10 @@ class ChainData:
         return _kernels.csr_matmul(self.idx[0], self.idx[1], self.X.data, W, used)
 
 
+#: ``pairs`` values of :class:`ChainObjective` (and ``CRF``).
+PAIRS = ("observed", "all")
+
+
 class ChainObjective:
     """``obj(w) -> (loss, gradient)`` of a linear-chain CRF, for the solvers.
 
@@ -97,36 +101,101 @@ class ChainObjective:
     data : the training sequences with labels.
     c2 : CRFsuite's L2 coefficient: adds ``c2 * ||w||²`` (not c2/2).
     use_log : force the log-space forward-backward (slow; tests and benchmarks).
+    pairs : which weights exist. ``"all"``: every attribute x label and label x label pair
+        (CRFsuite's ``feature.possible_states`` and ``possible_transitions``).
+        ``"observed"``: only attribute x label pairs that occur in the training data and
+        label bigrams that occur there (CRFsuite's default); the others are fixed at zero.
+
+    The parameter vector is ``[state weights, transition weights]``; in ``"all"`` mode it is
+    ``[W.ravel(), T.ravel()]``, in ``"observed"`` mode the listed pairs in attribute order
+    (see :meth:`split` and :meth:`join`).
 
     Calling ``obj(w, active=idx)`` computes the state-feature gradient only for attributes
     with a coordinate in ``idx`` (the paper's partial gradient); other entries are NaN.
     """
 
-    def __init__(self, data: ChainData, c2: float = 0.0, use_log: bool = False) -> None:
+    def __init__(
+        self, data: ChainData, c2: float = 0.0, use_log: bool = False, pairs: str = "all"
+    ) -> None:
         if data.y is None:
             raise InputError("the training objective needs labels")
         if not np.isfinite(c2) or c2 < 0:
             raise InputError(f"c2 must be finite and >= 0, got {c2}")
+        if pairs not in PAIRS:
+            raise InputError(f"pairs must be one of {PAIRS}, got {pairs!r}")
         self.data = data
         self.c2 = float(c2)
         self.use_log = use_log
-        self.n_params = data.n_attributes * data.K + data.K * data.K
+        self.pairs = pairs
+        d, K = data.n_attributes, data.K
+        if pairs == "all":
+            flat = np.arange(d * K, dtype=np.int64)
+            trans = np.arange(K * K, dtype=np.int64)
+        else:
+            X = data.X
+            attr_of = X.indices.astype(np.int64)
+            label_of = np.repeat(data.y, np.diff(X.indptr))
+            flat = np.unique(attr_of * K + label_of)
+            starts = data.offsets[:-1]
+            nxt = np.ones(data.n_tokens, dtype=bool)
+            nxt[starts] = False  # a sequence's first token has no incoming transition
+            idx = np.flatnonzero(nxt)
+            trans = np.unique(data.y[idx - 1] * K + data.y[idx])
+        #: Flat index into W.ravel() of each state weight, in attribute order.
+        self.pair_flat = flat
+        self.pair_attr = flat // K
+        self.pair_label = flat % K
+        self.pair_ptr = np.searchsorted(self.pair_attr, np.arange(d + 1)).astype(np.int64)
+        #: Flat index into T.ravel() of each transition weight.
+        self.trans_flat = trans
+        self.n_state = flat.size
+        self.n_params = flat.size + trans.size
         self.n_log_fallbacks = 0
+        # Token-major Xᵀ D with one d x K buffer per thread pays only when those buffers
+        # are small next to the work (dense features, few attributes: OCR); otherwise the
+        # feature-major kernel writes each output once and zeroes nothing.
+        self._token_major = pairs == "all" and 2 * d <= data.X.nnz // 8
+        self._all_rows = np.arange(d, dtype=np.int64)
 
     def split(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Views W (n_attributes x K) and T (K x K) of the parameter vector."""
+        """W (n_attributes x K) and T (K x K) of a parameter vector (views in "all" mode)."""
         d, K = self.data.n_attributes, self.data.K
-        return w[: d * K].reshape(d, K), w[d * K :].reshape(K, K)
+        if self.pairs == "all":
+            return w[: d * K].reshape(d, K), w[d * K :].reshape(K, K)
+        W = np.zeros(d * K)
+        W[self.pair_flat] = w[: self.n_state]
+        T = np.zeros(K * K)
+        T[self.trans_flat] = w[self.n_state :]
+        return W.reshape(d, K), T.reshape(K, K)
+
+    def join(self, W: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """The parameter vector of dense ``W`` and ``T`` (entries outside the pairs dropped)."""
+        return np.concatenate([W.ravel()[self.pair_flat], T.ravel()[self.trans_flat]])
+
+    def _scores(self, w: np.ndarray) -> np.ndarray:
+        data = self.data
+        if self.pairs == "all":
+            return data.scores(w[: self.n_state].reshape(data.n_attributes, data.K))
+        wp = w[: self.n_state]
+        used = np.zeros(data.n_attributes, dtype=bool)
+        used[self.pair_attr[wp != 0.0]] = True
+        return _kernels.csr_pairs_matmul(
+            data.idx[0], data.idx[1], data.X.data, self.pair_ptr, self.pair_label, wp, used,
+            data.K,
+        )  # fmt: skip
 
     def nll_and_residuals(self, w: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """Summed NLL, dNLL/dU (marginals minus one-hot) and dNLL/dT."""
-        W, T = self.split(np.asarray(w, dtype=np.float64))
+        """Summed NLL, dNLL/dU (marginals minus one-hot) and dNLL/dT (K x K)."""
+        w = np.asarray(w, dtype=np.float64)
         data = self.data
-        U = data.scores(W)
+        K = data.K
+        U = self._scores(w)
+        T = np.zeros(K * K)
+        T[self.trans_flat] = w[self.n_state :]
         out = np.empty_like(U)
         values = np.empty(data.offsets.size - 1)
         dT, n_log = _kernels.chain_forward_backward(
-            U, np.ascontiguousarray(T), data.offsets, data.y, data.chunks, True, out, values,
+            U, T.reshape(K, K), data.offsets, data.y, data.chunks, True, out, values,
             self.use_log,
         )  # fmt: skip
         self.n_log_fallbacks += int(n_log)
@@ -136,22 +205,26 @@ class ChainObjective:
         w = np.asarray(w, dtype=np.float64)
         nll, dU, dT = self.nll_and_residuals(w)
         data = self.data
-        d, K = data.n_attributes, data.K
         g = np.empty_like(w)
-        if active is None:
+        if active is None and self._token_major:
             G = _kernels.csr_t_matmul(
-                data.idx[0], data.idx[1], data.X.data, dU, d, numba.get_num_threads()
-            )
-            g[: d * K] = G.ravel()
+                data.idx[0], data.idx[1], data.X.data, dU, data.n_attributes,
+                numba.get_num_threads(),
+            )  # fmt: skip
+            g[: self.n_state] = G.ravel()
         else:
-            # The paper's partial gradient: only attributes with an active coordinate,
-            # through the feature-indexed layout.
-            g[: d * K] = np.nan
-            act = np.asarray(active)
-            rows = np.unique(act[act < d * K] // K).astype(np.int64)
-            G = _kernels.csr_rows_dot(data.t_idx[0], data.t_idx[1], data.Xt.data, dU, rows)
-            g[: d * K].reshape(d, K)[rows] = G
-        g[d * K :] = dT.ravel()
+            rows = self._all_rows
+            if active is not None:
+                # The paper's partial gradient: only attributes with an active coordinate,
+                # through the feature-indexed layout.
+                g[: self.n_state] = np.nan
+                act = np.asarray(active)
+                rows = np.unique(self.pair_attr[act[act < self.n_state]])
+            _kernels.csr_rows_pairs(
+                data.t_idx[0], data.t_idx[1], data.Xt.data, dU, rows, self.pair_ptr,
+                self.pair_label, g,
+            )  # fmt: skip
+        g[self.n_state :] = dT.ravel()[self.trans_flat]
         if self.c2 > 0:
             nll += self.c2 * float(w @ w)
             g += 2.0 * self.c2 * w

@@ -16,7 +16,7 @@ from leanml.core.loaders import load_conll, looks_like_file
 
 from ._base import SOLVERS
 from .crf import CRF
-from .experiments import TRACE_SOLVERS, gap_table, trace_solvers
+from .experiments import TRACE_SOLVERS, gap_table, plot_gaps, trace_solvers
 from .features import conll_token_features
 from .metrics import entity_f1, token_accuracy
 
@@ -72,13 +72,35 @@ _WINDOW = click.option(
 @click.option("--c2", type=float, default=0.0, show_default=True, help="L2 weight.")
 @click.option("--solver", type=click.Choice(SOLVERS), default="prox-qn", show_default=True)
 @click.option("--max-iter", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--tol", type=float, default=1e-6, show_default=True)
+@click.option(
+    "--tol",
+    type=float,
+    default=1e-5,
+    show_default=True,
+    help="Relative min-norm-subgradient tolerance.",
+)
+@click.option(
+    "--delta",
+    type=float,
+    default=1e-5,
+    show_default=True,
+    help="Stop when F fell by less than this fraction over the last 10 iterations.",
+)
+@click.option(
+    "--pairs",
+    type=click.Choice(["observed", "all"]),
+    default="observed",
+    show_default=True,
+    help="Weights for observed attribute x label pairs, or all.",
+)
 @_WINDOW
 @click.pass_obj
-def train_cmd(settings: Any, data, model_path, c1, c2, solver, max_iter, tol, window) -> None:
+def train_cmd(
+    settings: Any, data, model_path, c1, c2, solver, max_iter, tol, delta, pairs, window
+) -> None:
     """Train a CRF and write it to a model file."""
     X, y, kind = _data(data, settings.seed, window, "train")
-    crf = CRF(c1=c1, c2=c2, solver=solver, max_iter=max_iter, tol=tol)
+    crf = CRF(c1=c1, c2=c2, solver=solver, max_iter=max_iter, tol=tol, delta=delta, pairs=pairs)
     crf.fit(X, y)
     payload = {"format": _FORMAT, "crf": crf, "features": kind, "window": window}
     model_path.write_bytes(pickle.dumps(payload))
@@ -163,16 +185,41 @@ def eval_cmd(settings: Any, model_path, data) -> None:
 )  # fmt: skip
 @click.option("--max-evals", type=click.IntRange(min=2), default=300, show_default=True)
 @click.option("--max-train", type=click.IntRange(min=1), help="Use only the first N sequences.")
-@click.option("--plot", type=click.Path(path_type=Path), help="Save gap-vs-evaluations here.")
+@click.option(
+    "--m",
+    "memory",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Prox-QN's L-BFGS memory (OWL-QN and CRFsuite use --peer-m).",
+)
+@click.option(
+    "--peer-m",
+    type=click.IntRange(min=1),
+    default=6,
+    show_default=True,
+    help="L-BFGS memory of OWL-QN and CRFsuite (CRFsuite's default: 6).",
+)
+@click.option("--pairs", type=click.Choice(["all", "observed"]), default="all", show_default=True)
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path),
+    help="Save gap against evaluations and seconds (log scale) here.",
+)
 @_WINDOW
 @click.pass_obj
-def trace_cmd(settings: Any, data, c1, solvers, max_evals, max_train, plot, window) -> None:
+def trace_cmd(
+    settings: Any, data, c1, solvers, max_evals, max_train, memory, peer_m, pairs, plot, window
+) -> None:
     """Relative objective gap against evaluations and seconds, Prox-QN and peers."""
     X, y, _ = _data(data, settings.seed, window, "train")
     if max_train:
         X, y = X[:max_train], y[:max_train]
     names = [s.strip() for s in solvers.split(",") if s.strip()]
-    traces = trace_solvers(X, y, c1, names, max_evals=max_evals, progress=progress)
+    traces = trace_solvers(
+        X, y, c1, names, max_evals=max_evals, m=memory, owlqn_memory=peer_m,
+        crfsuite_memory=peer_m, pairs=pairs, progress=progress,
+    )  # fmt: skip
     f_star, rows = gap_table(traces)
     print_rows(f"{data}: c1={c1}, F*={f_star:.10g} (lowest reached)", rows)
     settings.out.mkdir(parents=True, exist_ok=True)
@@ -180,25 +227,5 @@ def trace_cmd(settings: Any, data, c1, solvers, max_evals, max_train, plot, wind
     record.write_text(json.dumps({"f_star": f_star, "rows": rows}, indent=2))
     echo(f"record: {record}")
     if plot:
-        _plot(traces, f_star, plot)
+        plot_gaps(traces, f_star, plot)
         echo(f"figure: {plot}")
-
-
-def _plot(traces: dict[str, dict[str, Any]], f_star: float, path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ParameterError("--plot needs matplotlib: pip install matplotlib") from None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, t in traces.items():
-        gap = np.maximum((t["objective"] - f_star) / abs(f_star), 1e-12)
-        ax.semilogy(t["evals"], gap, label=name)
-    ax.set_xlabel("function evaluations")
-    ax.set_ylabel("(F - F*) / F*")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

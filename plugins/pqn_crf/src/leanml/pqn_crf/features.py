@@ -23,7 +23,13 @@ import scipy.sparse as sp
 
 from leanml.core import InputError
 
-__all__ = ["AttributeIndex", "conll_token_features", "flatten_token", "word_features"]
+__all__ = [
+    "AttributeIndex",
+    "conll_token_features",
+    "flatten_token",
+    "pos_token_features",
+    "word_features",
+]
 
 
 def flatten_token(token: Any, prefix: str = "") -> dict[str, float]:
@@ -211,3 +217,47 @@ def conll_token_features(
             feats["istitle"] = 1.0
         out.append(feats)
     return out
+
+
+def _shape(word: str) -> str:
+    """Word shape with runs collapsed: ``McDonald's`` -> ``AaAa'a``, ``1,000`` -> ``0,0``."""
+    out: list[str] = []
+    for ch in word:
+        c = "A" if ch.isupper() else "a" if ch.islower() else "0" if ch.isdigit() else ch
+        if not out or out[-1] != c:
+            out.append(c)
+    return "".join(out)
+
+
+def pos_token_features(sentence: Sequence[str], i: int) -> dict[str, Any]:
+    """The standard part-of-speech template for token ``i`` of a sentence of words.
+
+    Word and lower-cased word, prefixes and suffixes of 1-3 characters, the collapsed word
+    shape, capitalisation / digit / hyphen flags, and the lower-cased words at offsets -2..2
+    (``BOS``/``EOS`` at the edges), plus a bias; the usual template of CRF POS taggers
+    (CRFsuite's and sklearn-crfsuite's examples use subsets of it).
+    """
+    word = sentence[i]
+    low = word.lower()
+    feats: dict[str, Any] = {"bias": 1.0, "w": word, "lw": low, "shape": _shape(word)}
+    for k in (1, 2, 3):
+        if len(word) >= k:
+            feats[f"p{k}"] = low[:k]
+            feats[f"s{k}"] = low[-k:]
+    if word[:1].isupper():
+        feats["title"] = True
+    if word.isupper():
+        feats["upper"] = True
+    if any(ch.isdigit() for ch in word):
+        feats["digit"] = True
+    if "-" in word:
+        feats["hyphen"] = True
+    for o in (-2, -1, 1, 2):
+        k = i + o
+        if 0 <= k < len(sentence):
+            feats[f"{o}:lw"] = sentence[k].lower()
+        elif k == -1:
+            feats["BOS"] = True
+        elif k == len(sentence):
+            feats["EOS"] = True
+    return feats

@@ -2,7 +2,8 @@
 
 - :class:`CRFsuiteCRF`: CRFsuite's OWL-QN (``lbfgs`` with ``c1 > 0``) through
   python-crfsuite, set up so its objective is exactly :class:`~leanml.pqn_crf.CRF`'s
-  (all attribute x label and label x label features, no frequency cut, labels seen in
+  (all attribute x label and label x label features, or CRFsuite's default of only the
+  observed ones with ``pairs="observed"``; no frequency cut; labels seen in
   training). Its per-iteration log (loss, line-search trials, seconds) is kept.
 - :func:`liblinear_l1_logistic`: scikit-learn's ``LogisticRegression(l1_ratio=1,
   solver="liblinear")`` (pure L1; ``penalty="l1"`` is deprecated since scikit-learn 1.8)
@@ -65,6 +66,9 @@ class CRFsuiteCRF(ParamsMixin):
     c1, c2 : CRFsuite's coefficients (same meaning as in :class:`~leanml.pqn_crf.CRF`).
     max_iterations : iteration budget; epsilon, delta, period : CRFsuite's stopping tests.
     num_memories : L-BFGS memory (CRFsuite's default is 6).
+    pairs : ``"all"`` turns on ``feature.possible_states`` and ``possible_transitions``
+        (``CRF(pairs="all")``'s model); ``"observed"`` keeps CRFsuite's defaults (off),
+        ``CRF(pairs="observed")``'s model.
 
     Attributes
     ----------
@@ -82,6 +86,7 @@ class CRFsuiteCRF(ParamsMixin):
         delta: float = 1e-5,
         period: int = 10,
         num_memories: int = 6,
+        pairs: str = "all",
     ) -> None:
         self.c1 = c1
         self.c2 = c2
@@ -90,6 +95,7 @@ class CRFsuiteCRF(ParamsMixin):
         self.delta = delta
         self.period = period
         self.num_memories = num_memories
+        self.pairs = pairs
 
     def fit(self, X: Sequence[Any], y: Sequence[Any]) -> CRFsuiteCRF:
         """Train CRFsuite on the same sequences ``CRF.fit`` takes."""
@@ -97,13 +103,15 @@ class CRFsuiteCRF(ParamsMixin):
         trainer = crfsuite.Trainer(verbose=False)
         for seq, labels in zip(X, y, strict=True):
             trainer.append(crfsuite.ItemSequence(crfsuite_items(seq)), [str(v) for v in labels])
+        if self.pairs not in ("all", "observed"):
+            raise ParameterError(f"pairs must be 'all' or 'observed', got {self.pairs!r}")
         trainer.select("lbfgs")
         trainer.set_params(
             {
                 "c1": float(self.c1),
                 "c2": float(self.c2),
-                "feature.possible_states": True,
-                "feature.possible_transitions": True,
+                "feature.possible_states": self.pairs == "all",
+                "feature.possible_transitions": self.pairs == "all",
                 "feature.minfreq": 0,
                 "max_iterations": int(self.max_iterations),
                 "epsilon": float(self.epsilon),

