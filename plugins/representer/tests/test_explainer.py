@@ -28,7 +28,7 @@ def test_decomposition_reproduces_head_logits(digits, mlp, bias):
     # W = F^T alpha (the representer theorem) and, with a free bias, sum_i alpha_i = 0
     assert ex.decomposition_residual_ <= 1e-5
     if bias == "free":  # sum_i alpha_i = -grad_b / (2 lambda): zero up to the stationarity reached
-        assert ex.alpha_.sum(dim=0).abs().max() <= ex.grad_max_ / (2 * ex.lmbda) + 1e-15
+        assert ex.alpha_.sum(dim=0).abs().max() <= ex.grad_max_ / (2 * ex.lmbda_) + 1e-15
     assert ex.agreement_["argmax"] > 0.97 and ex.agreement_["pearson"] > 0.99
 
 
@@ -45,7 +45,7 @@ def test_sign_rules_with_relu_features_and_hard_labels(digits, mlp):
     own = torch.nn.functional.one_hot(torch.as_tensor(d.y_train), 10).bool()
     assert (ex.alpha_[own] >= 0).all() and (ex.alpha_[~own] <= 0).all()
     assert ex.alpha_.sum(dim=1).abs().max() <= 1e-15
-    F, Ft = ex.train_features_, ex.features(as_t(Xte[:20]))
+    F, Ft = ex.train_features_.double(), ex.features(as_t(Xte[:20]))
     assert (Ft @ F.T >= 0).all()  # ReLU features: the kernel is non-negative
     contrib = ex.decompose(as_t(Xte[:20]))  # (B, n, C)
     same = torch.as_tensor(d.y_train)[None, :] == torch.arange(10)[:, None]  # (C, n)
@@ -95,7 +95,7 @@ def test_sensitivity_matches_finite_differences(digits, mlp):
 
         def contribution(v):
             f = ex.features(v[None])[0]
-            return float(ex.alpha_[5, 3] * (f @ ex.train_features_[5]))
+            return float(ex.alpha_[5, 3] * (f @ ex.train_features_[5].double()))
 
         for j in (10, 20, 35):
             e = torch.zeros_like(x)
@@ -106,15 +106,20 @@ def test_sensitivity_matches_finite_differences(digits, mlp):
         mlp64.float()
 
 
-def test_self_importance(digits, mlp):
+def test_self_importance_against_autograd_and_decompose(digits, mlp):
+    """|alpha_{i,y_i}| from autograd's dCE/dlogits at the fitted head; "self" from decompose."""
     d, Xtr, _ = digits
-    ex = RepresenterExplainer(mlp, mlp.features, mlp.head, targets="labels").fit(
-        as_t(Xtr), d.y_train
-    )
+    X, y = as_t(Xtr[:300]), torch.as_tensor(d.y_train[:300])
+    ex = RepresenterExplainer(
+        mlp, mlp.features, mlp.head, lmbda=3e-3, targets="labels", score_dtype=torch.float64
+    ).fit(X, y)
     imp = ex.self_importance()
-    own = ex.alpha_[torch.arange(len(d.y_train)), torch.as_tensor(d.y_train)]
-    assert torch.allclose(imp["alpha"], own.abs())
-    assert imp["self"].shape == (len(d.y_train),)
+    logits = (ex.features(X) @ ex.weight_).requires_grad_(True)
+    (g,) = torch.autograd.grad(nn.functional.cross_entropy(logits, y, reduction="sum"), logits)
+    own = -g[torch.arange(300), y] / (2 * ex.lmbda_ * 300)
+    torch.testing.assert_close(imp["alpha"], own.abs(), rtol=1e-9, atol=0)
+    contrib = ex.decompose(X)  # (test = train, n, C)
+    torch.testing.assert_close(imp["self"], contrib[torch.arange(300), torch.arange(300), y])
 
 
 class Conv(nn.Module):
@@ -132,7 +137,7 @@ def test_bad_inputs(digits, mlp):
     with pytest.raises(InputError, match=r"must be a torch\.nn\.Linear"):
         RepresenterExplainer(Conv(), Conv().features, Conv().head)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(as_t(Xtr)), shuffle=True)
-    with pytest.raises(InputError, match="shuffles"):
+    with pytest.raises(InputError, match="RandomSampler, not sequential"):
         RepresenterExplainer(mlp, mlp.features, mlp.head).fit(loader)
     bad = as_t(Xtr).clone()
     bad[3, 5] = float("nan")
@@ -145,7 +150,7 @@ def test_bad_inputs(digits, mlp):
     ex = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr), d.y_train)
     with pytest.raises(InputError, match=r"target class must be in 0\.\.9"):
         ex.explain(as_t(Xte[:3]), target=10)
-    with pytest.raises(InputError, match="feature_layer gives 32 features but classifier_layer"):
+    with pytest.raises(InputError, match="classifier_layer ran 0 times"):
         RepresenterExplainer(mlp, mlp.features, nn.Linear(16, 10)).fit(as_t(Xtr))
 
 

@@ -38,6 +38,15 @@ def _module(model: torch.nn.Module, name: str) -> torch.nn.Module:
     return modules[name]
 
 
+def _lmbda(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"--lmbda must be 'auto' or a number, got {text!r}") from None
+
+
 @click.group("representer")
 def representer() -> None:
     """Representer point selection (Yeh, Kim, Yen, Ravikumar, NeurIPS 2018)."""
@@ -64,7 +73,12 @@ def train_cmd(settings, dataset, model_path, hidden) -> None:
 @click.option("--dataset", "-d", default="digits", show_default=True)
 @click.option("--feature-layer", default="features", show_default=True)
 @click.option("--classifier-layer", default="head", show_default=True)
-@click.option("--lmbda", type=float, default=3e-3, show_default=True)
+@click.option(
+    "--lmbda",
+    default="auto",
+    show_default=True,
+    help="lambda, or 'auto': the largest lambda whose head reproduces the model's logits.",
+)
 @click.option(
     "--method",
     type=click.Choice(["l2", "lje"]),
@@ -86,7 +100,7 @@ def explain_cmd(
         model,
         _module(model, feature_layer),
         _module(model, classifier_layer),
-        lmbda=lmbda,
+        lmbda=_lmbda(lmbda),
         method=method,
     )
     explainer.fit(torch.as_tensor(Xtr, dtype=torch.float32), data.y_train)
@@ -110,7 +124,9 @@ def explain_cmd(
     print_rows(
         f"representer points ({method}; head max|grad| {explainer.grad_max_:.1e}, "
         f"decomposition residual {explainer.decomposition_residual_:.1e}, "
-        f"argmax agreement with the model {explainer.agreement_['argmax']:.3f})",
+        f"lambda {explainer.lmbda_:g}, agreement with the model on the training points: "
+        f"Pearson {explainer.fidelity_['pearson']:.4f}, "
+        f"argmax {explainer.fidelity_['argmax']:.3f})",
         rows,
     )
     if grid:

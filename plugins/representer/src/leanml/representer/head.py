@@ -63,7 +63,6 @@ class _Head:
     def __init__(self, F: torch.Tensor, T: torch.Tensor, lmbda: float, free_bias: bool):
         self.F, self.T, self.lmbda, self.free_bias = F, T, lmbda, free_bias
         self.n = F.shape[0]
-        self.F2 = F * F
 
     def logits(self, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         Z = self.F @ W
@@ -95,7 +94,7 @@ class _Head:
     def hess_diag(self, P):
         """diag(H), the Jacobi preconditioner."""
         S = P * (1.0 - P) / self.n
-        dW = self.F2.T @ S + 2.0 * self.lmbda
+        dW = (self.F * self.F).T @ S + 2.0 * self.lmbda
         return dW, (S.sum(0) if self.free_bias else None)
 
 
@@ -164,9 +163,16 @@ def _exact_at_start(head: _Head, P, shape_W):
     if head.free_bias:
         F = torch.cat([F, torch.ones(F.shape[0], 1, dtype=F.dtype)], 1)
     # float32 halves the O(n d^2 C^2) GEMM; a preconditioner needs no more digits (CG runs
-    # on exact float64 products), but the factorisation stays float64 for small lambda
-    H = head_hessian(F.to(torch.float32), P.to(torch.float32), head.lmbda)
-    L = torch.linalg.cholesky(H.to(torch.float64))
+    # on exact float64 products), but the factorisation stays float64 for small lambda. At
+    # lambda ~ 1e-6 float32 rounding can hide the 2 lambda eigenvalue of softmax's shift
+    # direction: then the Hessian is formed again in float64, and failing that Jacobi is used
+    L, info = torch.linalg.cholesky_ex(
+        head_hessian(F.to(torch.float32), P.to(torch.float32), head.lmbda).to(torch.float64)
+    )
+    if info != 0:
+        L, info = torch.linalg.cholesky_ex(head_hessian(F, P, head.lmbda))
+    if info != 0:
+        return _jacobi(head, P)
     d, _C = shape_W
 
     def apply(r):
