@@ -160,3 +160,24 @@ def test_unshuffled_loader_equals_tensor(digits, mlp):
     a = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(loader, d.y_train)
     b = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr), d.y_train)
     assert torch.allclose(a.alpha_, b.alpha_)
+
+
+def test_smoothgrad_sensitivity_map(digits, mlp):
+    d, Xtr, Xte = digits
+    # linear features f(x) = x: d/dx sum_{j in S} f_ij x_j = f_i on S, whatever the noise
+    lin = nn.Sequential(nn.Identity(), nn.Linear(64, 10)).double()
+    X = torch.as_tensor(Xtr[:200], dtype=torch.float64)
+    ex = RepresenterExplainer(lin, None, lin[1], lmbda=1e-2, targets="labels")
+    ex.fit(X, d.y_train[:200])
+    x = torch.as_tensor(Xte[0], dtype=torch.float64)
+    got = ex.sensitivity_map(x, index=7, target=2, top=5, samples=20, noise=0.3)
+    f_i = ex.train_features_[7].double()
+    top = torch.topk(f_i * torch.cat([x, torch.ones(1, dtype=x.dtype)]), 5).indices
+    expected = torch.zeros(65, dtype=torch.float64)
+    expected[top] = ex.alpha_[7, 2] * f_i[top]
+    torch.testing.assert_close(got, expected[:64], rtol=1e-6, atol=1e-12)
+    # no noise, every coordinate: the plain sensitivity (a non-linear MLP)
+    m = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr))
+    plain = m.sensitivity(as_t(Xte[1]), index=11, target=4)
+    smooth = m.sensitivity_map(as_t(Xte[1]), index=11, target=4, top=33, samples=1, noise=0.0)
+    torch.testing.assert_close(smooth.float(), plain, rtol=1e-4, atol=1e-7)
