@@ -181,3 +181,27 @@ def test_smoothgrad_sensitivity_map(digits, mlp):
     plain = m.sensitivity(as_t(Xte[1]), index=11, target=4)
     smooth = m.sensitivity_map(as_t(Xte[1]), index=11, target=4, top=33, samples=1, noise=0.0)
     torch.testing.assert_close(smooth.float(), plain, rtol=1e-4, atol=1e-7)
+
+
+def test_preconditioner_choice_follows_the_cost_model():
+    from leanml.representer.head import exact_preconditioner_pays, fit_head
+
+    assert exact_preconditioner_pays(1347, 330) and exact_preconditioner_pays(5388, 1290)
+    assert not exact_preconditioner_pays(5388, 2570)  # measured slower than Jacobi
+    assert not exact_preconditioner_pays(10**6, 1000)  # 4 GB of G: over the memory cap
+    # both preconditioners reach the same stationary head
+    g = torch.Generator().manual_seed(0)
+    F = torch.rand(300, 40, generator=g, dtype=torch.float64)
+    T = torch.softmax(3 * torch.randn(300, 5, generator=g, dtype=torch.float64), 1)
+    W0 = torch.zeros(40, 5, dtype=torch.float64)
+    a = fit_head(F, T, W0, None, 1e-3, gtol=1e-11)
+    import leanml.representer.head as head
+
+    old = head.EXACT_PRECONDITIONER_BREAK_EVEN
+    head.EXACT_PRECONDITIONER_BREAK_EVEN = 0
+    try:
+        b = fit_head(F, T, W0, None, 1e-3, gtol=1e-11)
+    finally:
+        head.EXACT_PRECONDITIONER_BREAK_EVEN = old
+    assert b.cg_iterations > a.cg_iterations  # Jacobi needs more products
+    torch.testing.assert_close(a.weight, b.weight, rtol=0, atol=1e-9)
