@@ -14,6 +14,7 @@ pytest.importorskip("transformers")
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_minilm_head_on_r8_is_explained_faithfully():
     from leanml.representer.minilm import r8_case
 
