@@ -22,7 +22,9 @@ def convex(digits):
     d, Xtr, Xte = digits
     model = nn.Sequential(nn.Identity(), nn.Linear(64, 10)).double()
     X = torch.as_tensor(Xtr[:N], dtype=torch.float64)
-    ex = RepresenterExplainer(model, model[0], model[1], lmbda=LMBDA, targets="labels")
+    ex = RepresenterExplainer(
+        model, model[0], model[1], lmbda=LMBDA, targets="labels", score_dtype=torch.float64
+    )
     ex.fit(X, d.y_train[:N])
     T = torch.nn.functional.one_hot(torch.as_tensor(d.y_train[:N]), 10).double()
     Xt = torch.as_tensor(Xte[:20], dtype=torch.float64)

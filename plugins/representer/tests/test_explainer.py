@@ -28,7 +28,7 @@ def test_decomposition_reproduces_head_logits(digits, mlp, bias):
     # W = F^T alpha (the representer theorem) and, with a free bias, sum_i alpha_i = 0
     assert ex.decomposition_residual_ <= 1e-5
     if bias == "free":  # sum_i alpha_i = -grad_b / (2 lambda): zero up to the stationarity reached
-        assert ex.alpha_.sum(dim=0).abs().max() <= ex.grad_max_ / (2 * ex.lmbda) + 1e-15
+        assert ex.alpha_.sum(dim=0).abs().max() <= ex.grad_max_ / (2 * ex.lmbda_) + 1e-15
     assert ex.agreement_["argmax"] > 0.97 and ex.agreement_["pearson"] > 0.99
 
 
@@ -45,7 +45,7 @@ def test_sign_rules_with_relu_features_and_hard_labels(digits, mlp):
     own = torch.nn.functional.one_hot(torch.as_tensor(d.y_train), 10).bool()
     assert (ex.alpha_[own] >= 0).all() and (ex.alpha_[~own] <= 0).all()
     assert ex.alpha_.sum(dim=1).abs().max() <= 1e-15
-    F, Ft = ex.train_features_, ex.features(as_t(Xte[:20]))
+    F, Ft = ex.train_features_.double(), ex.features(as_t(Xte[:20]))
     assert (Ft @ F.T >= 0).all()  # ReLU features: the kernel is non-negative
     contrib = ex.decompose(as_t(Xte[:20]))  # (B, n, C)
     same = torch.as_tensor(d.y_train)[None, :] == torch.arange(10)[:, None]  # (C, n)
@@ -95,7 +95,7 @@ def test_sensitivity_matches_finite_differences(digits, mlp):
 
         def contribution(v):
             f = ex.features(v[None])[0]
-            return float(ex.alpha_[5, 3] * (f @ ex.train_features_[5]))
+            return float(ex.alpha_[5, 3] * (f @ ex.train_features_[5].double()))
 
         for j in (10, 20, 35):
             e = torch.zeros_like(x)
@@ -106,15 +106,20 @@ def test_sensitivity_matches_finite_differences(digits, mlp):
         mlp64.float()
 
 
-def test_self_importance(digits, mlp):
+def test_self_importance_against_autograd_and_decompose(digits, mlp):
+    """|alpha_{i,y_i}| from autograd's dCE/dlogits at the fitted head; "self" from decompose."""
     d, Xtr, _ = digits
-    ex = RepresenterExplainer(mlp, mlp.features, mlp.head, targets="labels").fit(
-        as_t(Xtr), d.y_train
-    )
+    X, y = as_t(Xtr[:300]), torch.as_tensor(d.y_train[:300])
+    ex = RepresenterExplainer(
+        mlp, mlp.features, mlp.head, lmbda=3e-3, targets="labels", score_dtype=torch.float64
+    ).fit(X, y)
     imp = ex.self_importance()
-    own = ex.alpha_[torch.arange(len(d.y_train)), torch.as_tensor(d.y_train)]
-    assert torch.allclose(imp["alpha"], own.abs())
-    assert imp["self"].shape == (len(d.y_train),)
+    logits = (ex.features(X) @ ex.weight_).requires_grad_(True)
+    (g,) = torch.autograd.grad(nn.functional.cross_entropy(logits, y, reduction="sum"), logits)
+    own = -g[torch.arange(300), y] / (2 * ex.lmbda_ * 300)
+    torch.testing.assert_close(imp["alpha"], own.abs(), rtol=1e-9, atol=0)
+    contrib = ex.decompose(X)  # (test = train, n, C)
+    torch.testing.assert_close(imp["self"], contrib[torch.arange(300), torch.arange(300), y])
 
 
 class Conv(nn.Module):
@@ -132,7 +137,7 @@ def test_bad_inputs(digits, mlp):
     with pytest.raises(InputError, match=r"must be a torch\.nn\.Linear"):
         RepresenterExplainer(Conv(), Conv().features, Conv().head)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(as_t(Xtr)), shuffle=True)
-    with pytest.raises(InputError, match="shuffles"):
+    with pytest.raises(InputError, match="RandomSampler, not sequential"):
         RepresenterExplainer(mlp, mlp.features, mlp.head).fit(loader)
     bad = as_t(Xtr).clone()
     bad[3, 5] = float("nan")
@@ -145,7 +150,7 @@ def test_bad_inputs(digits, mlp):
     ex = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr), d.y_train)
     with pytest.raises(InputError, match=r"target class must be in 0\.\.9"):
         ex.explain(as_t(Xte[:3]), target=10)
-    with pytest.raises(InputError, match="feature_layer gives 32 features but classifier_layer"):
+    with pytest.raises(InputError, match="classifier_layer ran 0 times"):
         RepresenterExplainer(mlp, mlp.features, nn.Linear(16, 10)).fit(as_t(Xtr))
 
 
@@ -155,3 +160,48 @@ def test_unshuffled_loader_equals_tensor(digits, mlp):
     a = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(loader, d.y_train)
     b = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr), d.y_train)
     assert torch.allclose(a.alpha_, b.alpha_)
+
+
+def test_smoothgrad_sensitivity_map(digits, mlp):
+    d, Xtr, Xte = digits
+    # linear features f(x) = x: d/dx sum_{j in S} f_ij x_j = f_i on S, whatever the noise
+    lin = nn.Sequential(nn.Identity(), nn.Linear(64, 10)).double()
+    X = torch.as_tensor(Xtr[:200], dtype=torch.float64)
+    ex = RepresenterExplainer(lin, None, lin[1], lmbda=1e-2, targets="labels")
+    ex.fit(X, d.y_train[:200])
+    x = torch.as_tensor(Xte[0], dtype=torch.float64)
+    got = ex.sensitivity_map(x, index=7, target=2, top=5, samples=20, noise=0.3)
+    f_i = ex.train_features_[7].double()
+    top = torch.topk(f_i * torch.cat([x, torch.ones(1, dtype=x.dtype)]), 5).indices
+    expected = torch.zeros(65, dtype=torch.float64)
+    expected[top] = ex.alpha_[7, 2] * f_i[top]
+    torch.testing.assert_close(got, expected[:64], rtol=1e-6, atol=1e-12)
+    # no noise, every coordinate: the plain sensitivity (a non-linear MLP)
+    m = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr))
+    plain = m.sensitivity(as_t(Xte[1]), index=11, target=4)
+    smooth = m.sensitivity_map(as_t(Xte[1]), index=11, target=4, top=33, samples=1, noise=0.0)
+    torch.testing.assert_close(smooth.float(), plain, rtol=1e-4, atol=1e-7)
+
+
+def test_preconditioner_choice_follows_the_cost_model():
+    from leanml.representer.head import exact_preconditioner_pays, fit_head
+
+    assert exact_preconditioner_pays(1347, 330) and exact_preconditioner_pays(5388, 1290)
+    assert not exact_preconditioner_pays(5388, 2570)  # measured slower than Jacobi
+    assert not exact_preconditioner_pays(10**6, 1000)  # 4 GB of G: over the memory cap
+    # both preconditioners reach the same stationary head
+    g = torch.Generator().manual_seed(0)
+    F = torch.rand(300, 40, generator=g, dtype=torch.float64)
+    T = torch.softmax(3 * torch.randn(300, 5, generator=g, dtype=torch.float64), 1)
+    W0 = torch.zeros(40, 5, dtype=torch.float64)
+    a = fit_head(F, T, W0, None, 1e-3, gtol=1e-11)
+    import leanml.representer.head as head
+
+    old = head.EXACT_PRECONDITIONER_BREAK_EVEN
+    head.EXACT_PRECONDITIONER_BREAK_EVEN = 0
+    try:
+        b = fit_head(F, T, W0, None, 1e-3, gtol=1e-11)
+    finally:
+        head.EXACT_PRECONDITIONER_BREAK_EVEN = old
+    assert b.cg_iterations > a.cg_iterations  # Jacobi needs more products
+    torch.testing.assert_close(a.weight, b.weight, rtol=0, atol=1e-9)

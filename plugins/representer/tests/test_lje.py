@@ -7,9 +7,10 @@ import torch
 from torch import nn
 
 from leanml.core import InputError, ParameterError
-from leanml.representer import RepresenterExplainer
+from leanml.representer import RepresenterExplainer, fit_head
+from leanml.representer.fidelity import FidelityWarning
 
-LMBDA, STEP = 1e-2, 0.05
+DAMPING, STEP = 1e-2, 0.05
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +20,18 @@ def tiny():
     X = torch.randn(30, 5, dtype=torch.float64)
     y = torch.randint(0, 3, (30,))
     Xt = torch.randn(6, 5, dtype=torch.float64)
-    ex = RepresenterExplainer(model, model[1], model[2], lmbda=LMBDA, method="lje", lje_step=STEP)
-    return model, X, y, Xt, ex.fit(X, y)
+    ex = RepresenterExplainer(
+        model, model[1], model[2], method="lje", lje_step=STEP, lje_damping=DAMPING
+    )
+    with pytest.warns(FidelityWarning):  # an untrained model on random labels
+        return model, X, y, Xt, ex.fit(X, y)
 
 
 def _reference_point_weights(F, y, W):
-    """Theta_i = (1/n)[W' - H^-1 (grad CE_i + 2 lambda W')] by autograd, W' the ascent step."""
+    """Theta_i = (1/n)[W' - (H + mu I)^-1 grad CE_i] by autograd, W' the ascent step.
+
+    H is the Hessian of the unregularised mean loss (the authors' expansion).
+    """
     n, (d, C) = F.shape[0], W.shape
 
     def mean_ce(w):
@@ -33,14 +40,16 @@ def _reference_point_weights(F, y, W):
     w = W.reshape(-1).clone().requires_grad_(True)
     (g,) = torch.autograd.grad(mean_ce(w), w)
     w1 = (w + STEP * g).detach()
-    H = torch.autograd.functional.hessian(lambda v: mean_ce(v) + LMBDA * (v * v).sum(), w1)
+    H = torch.autograd.functional.hessian(mean_ce, w1) + DAMPING * torch.eye(
+        d * C, dtype=torch.float64
+    )
     weights = []
     for i in range(n):
         v = w1.clone().requires_grad_(True)
         (gi,) = torch.autograd.grad(
             nn.functional.cross_entropy(F[i : i + 1] @ v.reshape(d, C), y[i : i + 1]), v
         )
-        weights.append((w1 - torch.linalg.solve(H, gi + 2 * LMBDA * w1)) / n)
+        weights.append((w1 - torch.linalg.solve(H, gi)) / n)
     return torch.stack(weights).reshape(n, d, C)
 
 
@@ -78,20 +87,21 @@ def test_self_importance_is_own_contribution(tiny):
     assert torch.allclose(own, expected, rtol=0, atol=1e-12)
 
 
-def test_expansion_at_a_stationary_head_is_the_head(tiny):
-    model, X, y, Xt, _ = tiny
-    l2 = RepresenterExplainer(
-        model, model[1], model[2], lmbda=LMBDA, targets="labels", gtol=1e-12
-    ).fit(X, y)
-    stationary = nn.Sequential(*[m for m in model]).double()
-    stationary[2] = nn.Linear(4, 3).double()
+def test_expansion_at_a_stationary_head_is_the_head():
+    """At a minimiser of the unregularised loss with no ascent step the Newton step is zero."""
+    g = torch.Generator().manual_seed(2)
+    X = torch.randn(300, 4, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (300,), generator=g)  # random labels: not separable, finite MLE
+    F1 = torch.cat([X, torch.ones(300, 1, dtype=torch.float64)], 1)
+    T = nn.functional.one_hot(y, 3).double()
+    head = fit_head(F1, T, torch.zeros(5, 3, dtype=torch.float64), None, 1e-12, gtol=1e-11)
+    model = nn.Sequential(nn.Identity(), nn.Linear(4, 3)).double()
     with torch.no_grad():
-        stationary[2].weight.copy_(l2.weight_[:-1].T)
-        stationary[2].bias.copy_(l2.weight_[-1])
-    lje = RepresenterExplainer(
-        stationary, stationary[1], stationary[2], lmbda=LMBDA, method="lje", lje_step=0.0
-    ).fit(X, y)
-    assert torch.allclose(lje.logits(Xt), stationary(Xt), rtol=0, atol=1e-9)
+        model[1].weight.copy_(head.weight[:-1].T)
+        model[1].bias.copy_(head.weight[-1])
+    lje = RepresenterExplainer(model, None, model[1], method="lje", lje_step=0.0).fit(X, y)
+    torch.testing.assert_close(lje.logits(X), model(X).detach(), rtol=0, atol=1e-8)
+    assert lje.fidelity_["argmax"] == 1.0
 
 
 def test_sensitivity_matches_finite_differences(tiny):
@@ -117,3 +127,8 @@ def test_bad_input(tiny):
         RepresenterExplainer(model, model[1], model[2], method="newton")
     with pytest.raises(ParameterError, match="lje_step"):
         RepresenterExplainer(model, model[1], model[2], method="lje", lje_step=-1.0)
+    with pytest.raises(ParameterError, match="lje_damping"):
+        RepresenterExplainer(model, model[1], model[2], method="lje", lje_damping=0.0)
+    binary = nn.Linear(4, 1).double()
+    with pytest.raises(InputError, match="single-logit head needs method='l2'"):
+        RepresenterExplainer(model, None, binary, method="lje")

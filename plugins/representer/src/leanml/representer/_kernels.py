@@ -29,7 +29,7 @@ def running_topk(
     Returns
     -------
     exc_scores, exc_index, inh_scores, inh_index : (B, k) each; inhibitory scores ascending
-    total : (B,) sum of every contribution
+    total : (B,) float64 sum of every contribution
     """
     state = None
     for start, scores in score_chunks:
@@ -40,10 +40,10 @@ def running_topk(
                 torch.empty((B, 0), dtype=torch.long),
                 torch.full((B, 0), float("inf"), dtype=scores.dtype),
                 torch.empty((B, 0), dtype=torch.long),
-                torch.zeros(B, dtype=scores.dtype),
+                torch.zeros(B, dtype=torch.float64),  # the logit sum: float64 whatever scores
             ]
         exc_s, exc_i, inh_s, inh_i, total = state
-        total += scores.sum(dim=1)
+        total += scores.sum(dim=1, dtype=torch.float64)
         idx = torch.arange(start, start + scores.shape[1]).expand(B, -1)
         kk = min(k, scores.shape[1])
         top = torch.topk(scores, kk, dim=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import click
@@ -38,6 +39,15 @@ def _module(model: torch.nn.Module, name: str) -> torch.nn.Module:
     return modules[name]
 
 
+def _lmbda(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"--lmbda must be 'auto' or a number, got {text!r}") from None
+
+
 @click.group("representer")
 def representer() -> None:
     """Representer point selection (Yeh, Kim, Yen, Ravikumar, NeurIPS 2018)."""
@@ -64,7 +74,12 @@ def train_cmd(settings, dataset, model_path, hidden) -> None:
 @click.option("--dataset", "-d", default="digits", show_default=True)
 @click.option("--feature-layer", default="features", show_default=True)
 @click.option("--classifier-layer", default="head", show_default=True)
-@click.option("--lmbda", type=float, default=3e-3, show_default=True)
+@click.option(
+    "--lmbda",
+    default="auto",
+    show_default=True,
+    help="lambda, or 'auto': the largest lambda whose head reproduces the model's logits.",
+)
 @click.option(
     "--method",
     type=click.Choice(["l2", "lje"]),
@@ -86,7 +101,7 @@ def explain_cmd(
         model,
         _module(model, feature_layer),
         _module(model, classifier_layer),
-        lmbda=lmbda,
+        lmbda=_lmbda(lmbda),
         method=method,
     )
     explainer.fit(torch.as_tensor(Xtr, dtype=torch.float32), data.y_train)
@@ -110,7 +125,9 @@ def explain_cmd(
     print_rows(
         f"representer points ({method}; head max|grad| {explainer.grad_max_:.1e}, "
         f"decomposition residual {explainer.decomposition_residual_:.1e}, "
-        f"argmax agreement with the model {explainer.agreement_['argmax']:.3f})",
+        f"lambda {explainer.lmbda_:g}, agreement with the model on the training points: "
+        f"Pearson {explainer.fidelity_['pearson']:.4f}, "
+        f"argmax {explainer.fidelity_['argmax']:.3f})",
         rows,
     )
     if grid:
@@ -218,8 +235,12 @@ def bench_cmd(settings, k, slow_peer) -> None:
 
     def representer_run(method: str):
         ex = RepresenterExplainer(model, model.features, model.head, method=method)
-        ex.fit(Xtr_t, data.y_train).explain(Xte_t, k=k)
+        with warnings.catch_warnings():  # the fidelity is printed below, not warned per run
+            warnings.simplefilter("ignore")
+            ex.fit(Xtr_t, data.y_train).explain(Xte_t, k=k)
+        fidelity[method] = ex.fidelity(Xte_t)
 
+    fidelity: dict[str, dict[str, float]] = {}
     rows = [
         {
             "method": f"representer {m} (fit + explain)",
@@ -227,17 +248,21 @@ def bench_cmd(settings, k, slow_peer) -> None:
         }
         for m in ("l2", "lje")
     ]
+    for r, m in zip(rows, ("l2", "lje"), strict=True):
+        r["test pearson / argmax"] = f"{fidelity[m]['pearson']:.4f} / {fidelity[m]['argmax']:.3f}"
     # TracInCP re-differentiates the training set once per test batch: one batch is its
-    # cheapest setting, batches of 64 what a test DataLoader gives
-    peers = [("captum TracInCPFast", True, None)]
+    # cheapest setting, batches of 64 what a test DataLoader gives; sample_wise is Captum's
+    # batched per-example gradients (its fast mode), per-example its default loop
+    peers = [("captum TracInCPFast (last layer)", True, None, True)]
     if slow_peer:
         peers += [
-            ("captum TracInCP, one test batch", False, None),
-            ("captum TracInCP, test batches of 64", False, 64),
+            ("captum TracInCP sample-wise, one test batch", False, None, True),
+            ("captum TracInCP sample-wise, test batches of 64", False, 64, True),
+            ("captum TracInCP per-example loop, test batches of 64", False, 64, False),
         ]
-    for name, fast, test_batch in peers:
+    for name, fast, test_batch, sample_wise in peers:
         seconds = best_of(
-            lambda fast=fast, test_batch=test_batch: tracin_topk(
+            lambda fast=fast, test_batch=test_batch, sample_wise=sample_wise: tracin_topk(
                 model,
                 model.head,
                 Xtr_t,
@@ -247,7 +272,9 @@ def bench_cmd(settings, k, slow_peer) -> None:
                 k=k,
                 fast=fast,
                 test_batch_size=test_batch,
-            )
+                sample_wise=sample_wise,
+            ),
+            repeats=5 if fast else 2,
         )
         rows.append({"method": name, "seconds": seconds})
     base = rows[0]["seconds"]

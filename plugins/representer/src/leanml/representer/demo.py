@@ -25,6 +25,7 @@ def run_demo(ctx: DemoContext) -> list[dict[str, Any]]:
     explainer = RepresenterExplainer(model, model.features, model.head).fit(
         torch.as_tensor(Xtr, dtype=torch.float32), data.y_train
     )
+    held_out = explainer.fidelity(torch.as_tensor(Xte, dtype=torch.float32))
     Xq = torch.as_tensor(Xte[:8], dtype=torch.float32)
     exp = explainer.explain(Xq, k=3)
     resid = float(
@@ -32,8 +33,9 @@ def run_demo(ctx: DemoContext) -> list[dict[str, Any]]:
     )
     ctx.echo(
         f"MLP test accuracy {trained.test_accuracy:.3f}; head re-converged (max|grad| "
-        f"{explainer.grad_max_:.1e}); decomposition error on test logits {resid:.1e}; "
-        f"agreement with the MLP: {explainer.agreement_['argmax']:.3f}"
+        f"{explainer.grad_max_:.1e}, lambda {explainer.lmbda_:g}); float32 decomposition error "
+        f"on test logits {resid:.1e}; agreement with the MLP on held-out points: Pearson "
+        f"{held_out['pearson']:.4f}, argmax {held_out['argmax']:.3f}"
     )
     _figure(ctx, data, exp)
     rows: list[dict[str, Any]] = []

@@ -1,17 +1,19 @@
 """RPS-LJE: representer points by a local Jacobian expansion (Sui, Wu, Sanner, NeurIPS 2021).
 
 Instead of re-training the last layer to a stationary point, LJE perturbs the trained weights
-Theta by one gradient-ascent step on the mean training loss, Theta' = Theta + step * grad, and
-expands the head objective J(W) = (1/n) sum_i CE(y_i, softmax(W^T f_i)) + lambda ||W||^2 to
-second order there. One Newton step gives
+Theta by one gradient-ascent step on the mean training loss, Theta' = Theta + step * grad L,
+and expands the *unregularised* mean loss L(W) = (1/n) sum_i CE(y_i, softmax(W^T f_i)) to
+second order there. One Newton step, damped by a small multiple of the identity (the
+softmax loss is flat along adding one vector to every column, so its Hessian is singular),
+gives
 
-    Theta_N = Theta' - H^-1 grad J(Theta') = sum_i Theta_i,
-    Theta_i = (1/n) [Theta' - H^-1 (g_i + 2 lambda Theta')],   g_i = f_i (p_i - y_i)^T,
+    Theta_N = Theta' - (H + mu I)^-1 grad L(Theta') = sum_i Theta_i,
+    Theta_i = (1/n) [Theta' - (H + mu I)^-1 g_i],   g_i = f_i (p_i - y_i)^T,
 
-with H the exact Hessian of J at Theta'. Training point i contributes Theta_i[:, c]^T f_t to
-the logit c of test point t, and the contributions sum exactly to Theta_N^T f_t: a
-decomposition of a one-step approximation of the trained head rather than of a re-fitted one.
-The bias is a weight on a constant feature (the caller folds it in).
+the authors' alpha_i = Theta/n - (1/n) H^-1 dL_i/dTheta. Training point i contributes
+Theta_i[:, c]^T f_t to the logit c of test point t, and the contributions sum exactly to
+Theta_N^T f_t: a decomposition of a one-step approximation of the trained head rather than of
+a re-fitted one. The bias is a weight on a constant feature (the caller folds it in).
 
 Scoring never forms the n x d x C weights: with U = H^-1 vec(f_t e_c^T) (one solve per test
 point), f_i^T (H^-1 g_i)[:, c] = f_i^T U (p_i - y_i), one GEMM per chunk of training rows.
@@ -41,9 +43,9 @@ class LJEExpansion:
     ----------
     perturbed : (d, C) Theta', the trained weights after one ascent step
     weight : (d, C) Theta_N, one Newton step from Theta' (what the contributions sum to)
-    common : (d, C) the part every Theta_i shares, (Theta' - 2 lambda H^-1 Theta') / n
+    common : (d, C) the part every Theta_i shares, Theta' / n
     residual : (n, C) p_i - y_i at Theta' (so g_i = f_i residual_i^T)
-    cholesky : (dC, dC) lower Cholesky factor of H(Theta')
+    cholesky : (dC, dC) lower Cholesky factor of H(Theta') + mu I
     n : number of training points
     """
 
@@ -60,20 +62,20 @@ class LJEExpansion:
 
 
 def lje_expand(
-    F: torch.Tensor, Y: torch.Tensor, W: torch.Tensor, lmbda: float, step: float
+    F: torch.Tensor, Y: torch.Tensor, W: torch.Tensor, damping: float, step: float
 ) -> LJEExpansion:
-    """Expand the head objective around the trained weights perturbed by ``step``.
+    """Expand the mean training loss around the trained weights perturbed by ``step``.
 
     Parameters
     ----------
     F : (n, d) float64 training features (bias folded in as a constant column)
     Y : (n, C) one-hot labels
     W : (d, C) trained weights (bias as the last row)
-    lmbda : L2 weight lambda > 0 of the head objective (keeps H positive definite)
+    damping : mu > 0 added to the Hessian's diagonal (keeps it positive definite)
     step : gradient-ascent step on the mean loss (the authors use 1e-2); 0 expands at W
     """
-    if not lmbda > 0:
-        raise ParameterError(f"lmbda must be > 0, got {lmbda}")
+    if not damping > 0:
+        raise ParameterError(f"lje_damping must be > 0, got {damping}")
     if not step >= 0:
         raise ParameterError(f"lje_step must be >= 0, got {step}")
     n, d = F.shape
@@ -87,11 +89,11 @@ def lje_expand(
     perturbed = W + step * (F.T @ (P - Y)) / n
     P = torch.softmax(F @ perturbed, dim=1)
     residual = P - Y
-    L = torch.linalg.cholesky(head_hessian(F, P, lmbda))
-    exp = LJEExpansion(perturbed, perturbed, perturbed, residual, L, n)
-    grad_J = (F.T @ residual) / n + 2.0 * lmbda * perturbed
-    exp.weight = perturbed - exp.solve(grad_J.reshape(1, -1)).reshape(d, C)
-    exp.common = (perturbed - 2.0 * lmbda * exp.solve(perturbed.reshape(1, -1)).reshape(d, C)) / n
+    # head_hessian adds 2 lambda I for a penalty lambda ||W||^2: lambda = mu / 2 adds mu I
+    L = torch.linalg.cholesky(head_hessian(F, P, damping / 2.0))
+    exp = LJEExpansion(perturbed, perturbed, perturbed / n, residual, L, n)
+    grad_L = (F.T @ residual) / n
+    exp.weight = perturbed - exp.solve(grad_L.reshape(1, -1)).reshape(d, C)
     return exp
 
 

