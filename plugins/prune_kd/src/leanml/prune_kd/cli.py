@@ -306,7 +306,7 @@ def _check_labels(model, task) -> None:
 @prune_kd.command("prune")
 @click.option(
     "--method",
-    type=click.Choice(["sparsebert", "magnitude", "torch-prune", "small-dense", "dense"]),
+    type=click.Choice(["sparsebert", "magnitude", "torch-prune", "small-dense", "dense", "spd"]),
     required=True,
 )
 @click.option(
@@ -335,6 +335,27 @@ def _check_labels(model, task) -> None:
 )
 @click.option("--temperature", type=float, default=1.0, show_default=True)
 @click.option(
+    "--replacement-rate",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="spd: p0, chance a position runs its student layer in stage I.",
+)
+@click.option(
+    "--stage1-fraction",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="spd: share of steps of stage I (prune + progressive KD; the LR restarts after).",
+)
+@click.option(
+    "--full-fraction",
+    type=float,
+    default=0.75,
+    show_default=True,
+    help="spd: share of steps after which p = 1 (pure sparse student).",
+)
+@click.option(
     "--patterns",
     default=None,
     help="Preset (encoder-linear, attention, ffn) or comma-separated regexes.",
@@ -360,6 +381,9 @@ def prune_cmd(
     n_updates,
     prune_fraction,
     temperature,
+    replacement_rate,
+    stage1_fraction,
+    full_fraction,
     patterns,
     output,
 ) -> None:
@@ -367,6 +391,7 @@ def prune_cmd(
     from .checkpoints import load_encoder, load_tokenizer
     from .methods import PruneConfig, run_method
     from .sparse import save_sparse
+    from .spd import SPDConfig
     from .training import TrainConfig
 
     pats = (
@@ -410,6 +435,7 @@ def prune_cmd(
         checkpoint_dir=checkpoint_dir,
         progress=progress,
         log_path=_out(settings) / f"prune-kd-prune-{method}.log.jsonl",
+        spd=SPDConfig(replacement_rate, stage1_fraction, full_fraction),
     )
     res.model.config.id2label = t_model.config.id2label
     res.model.config.label2id = t_model.config.label2id
