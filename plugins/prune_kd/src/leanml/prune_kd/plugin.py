@@ -40,11 +40,11 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
 
 @hookimpl
 def register_demos(register: Callable[[DemoSpec], None]) -> None:
-    """Dense vs magnitude vs SparseBERT at 90% on a tiny BERT."""
+    """Dense vs magnitude vs SparseBERT vs SPD at 90% on a tiny BERT."""
     register(
         DemoSpec(
             name="prune-kd",
-            summary="tiny BERT: dense vs magnitude vs SparseBERT at 90%",
+            summary="tiny BERT: dense vs magnitude vs SparseBERT vs SPD at 90%",
             run=f"{_PKG}.demo:run_demo",
         )
     )
