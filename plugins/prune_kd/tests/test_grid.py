@@ -84,8 +84,17 @@ def test_grid_refuses_other_fixed_settings_and_bad_cells(tmp_path):
 
 def test_table_is_mean_and_sample_std_over_seeds():
     cells = [
-        {"method": "spd", "sparsity": 0.9, "n_train": 100, "seed": s, "train_accuracy": t,
-         "dev_accuracy": v, "gap": t - v, "train_s": 1.0 + s, "encoder_linear_sparsity": 0.9}
+        {
+            "method": "spd",
+            "sparsity": 0.9,
+            "n_train": 100,
+            "seed": s,
+            "train_accuracy": t,
+            "dev_accuracy": v,
+            "gap": t - v,
+            "train_s": 1.0 + s,
+            "encoder_linear_sparsity": 0.9,
+        }
         for s, (t, v) in enumerate([(1.0, 0.7), (0.9, 0.6), (0.95, 0.8)])
     ]
     (row,) = grid_table(cells)
