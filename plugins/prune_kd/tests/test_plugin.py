@@ -35,7 +35,7 @@ def test_registered():
     assert "prune-kd" in plugins.demos
     res = CliRunner().invoke(cli, ["prune-kd", "--help"])
     assert res.exit_code == 0
-    for cmd in ("pretrain", "finetune", "prune", "evaluate", "export", "speed"):
+    for cmd in ("pretrain", "finetune", "prune", "evaluate", "export", "speed", "experiment"):
         assert cmd in res.output
 
 
