@@ -30,9 +30,13 @@ __all__ = ["ModuleReplacement", "ReplacementLayer", "ReplacementSchedule"]
 
 
 def _check_rate(p: float, what: str = "replacement rate") -> float:
-    if not (isinstance(p, int | float) and 0.0 <= p <= 1.0):
+    try:
+        v = float(p)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{what} must be a number in [0, 1], got {p!r}") from None
+    if not 0.0 <= v <= 1.0:  # NaN fails too
         raise ParameterError(f"{what} must be in [0, 1], got {p}")
-    return float(p)
+    return v
 
 
 @dataclass(frozen=True)
