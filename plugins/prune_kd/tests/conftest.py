@@ -64,3 +64,33 @@ def make_model():
 def make_config():
     """``make_config(**overrides)``: a tiny BertConfig."""
     return tiny_config
+
+
+def toy_data(n=48, seq=10, vocab=64, seed=0, num_labels=3):
+    """Label = which of three token ranges dominates: learnable by a tiny BERT."""
+    from leanml.prune_kd.training import EncodedData
+
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, num_labels, (n,), generator=g)
+    ids = torch.randint(5, 20, (n, seq), generator=g) + 15 * y[:, None]
+    lengths = torch.randint(4, seq + 1, (n,), generator=g)
+    mask = (torch.arange(seq)[None, :] < lengths[:, None]).long()
+    ids = ids * mask
+    return EncodedData(ids, mask, y)
+
+
+@pytest.fixture(scope="session")
+def make_data():
+    """``make_data(n, seq, vocab, seed, num_labels)``: learnable toy token data."""
+    return toy_data
+
+
+@pytest.fixture(scope="session")
+def trained_teacher():
+    """A tiny BERT fine-tuned on ``toy_data()`` (dev accuracy 1.0 on ``toy_data(seed=1)``)."""
+    from leanml.prune_kd.training import TrainConfig, train
+
+    teacher = tiny_model(0)
+    cfg = TrainConfig(epochs=4, batch_size=8, lr=2e-3)
+    train(teacher, toy_data(), lambda m, b: {"loss": m(**b).loss}, cfg)
+    return teacher.eval()

@@ -64,7 +64,9 @@ def text_data():
     return Dataset("toy-texts", x_tr, y_tr, x_te, y_te, source="generated", licence="-")
 
 
-@pytest.mark.parametrize("name", ["sparsebert", "magnitude", "torch-prune", "small-dense", "dense"])
+@pytest.mark.parametrize(
+    "name", ["sparsebert", "magnitude", "torch-prune", "small-dense", "dense", "spd"]
+)
 def test_registered_models_conform(name, base_dir, text_data):
     spec = get_plugins().models.get(name)
     assert spec.inputs == ("texts",)
@@ -98,6 +100,6 @@ def test_estimator_bad_inputs(base_dir):
     with pytest.raises(ParameterError, match="sparsity"):
         PrunedBertClassifier(sparsity=1.0, **{**_params(base_dir)}).fit(["a", "b"], [0, 1])
     with pytest.raises(ParameterError, match="unknown method"):
-        PrunedBertClassifier(method="spd").fit(["a", "b"], [0, 1])
+        PrunedBertClassifier(method="nope").fit(["a", "b"], [0, 1])
     with pytest.raises(ParameterError):
         clf.set_params(nope=1)

@@ -35,7 +35,7 @@ def test_registered():
     assert "prune-kd" in plugins.demos
     res = CliRunner().invoke(cli, ["prune-kd", "--help"])
     assert res.exit_code == 0
-    for cmd in ("pretrain", "finetune", "prune", "evaluate", "export", "speed"):
+    for cmd in ("pretrain", "finetune", "prune", "evaluate", "export", "speed", "experiment"):
         assert cmd in res.output
 
 
@@ -100,6 +100,30 @@ def test_cli_pretrain_finetune_prune_evaluate_export(tmp_path):
         ],
         [
             "prune-kd",
+            "prune",
+            "--method",
+            "spd",
+            "--sparsity",
+            "0.8",
+            "--teacher",
+            str(tmp_path / "teacher"),
+            *common,
+            "--epochs",
+            "2",
+            "--n-updates",
+            "1",
+            "-o",
+            str(tmp_path / "spd"),
+        ],
+        [
+            "prune-kd",
+            "evaluate",
+            "--model",
+            str(tmp_path / "spd" / "model.sparse.safetensors"),
+            *common,
+        ],
+        [
+            "prune-kd",
             "export",
             "--model",
             str(tmp_path / "sb"),
@@ -111,7 +135,14 @@ def test_cli_pretrain_finetune_prune_evaluate_export(tmp_path):
         res = run.invoke(cli, ["--quiet", "--threads", "1", "--out", out, *args])
         assert res.exit_code == 0, (args, res.output, res.exception)
     rec = json.loads((tmp_path / "out" / "prune-kd-evaluate.json").read_text())
-    assert rec["encoder_linear_sparsity"] == pytest.approx(0.8, abs=1e-2)
+    assert rec["encoder_linear_sparsity"] == pytest.approx(0.8, abs=1e-2)  # the spd model
+    spd = json.loads((tmp_path / "out" / "prune-kd-prune-spd.json").read_text())
+    assert spd["sparsity"]["min_matrix_sparsity"] == pytest.approx(0.8, abs=1e-2)
+    steps = [
+        json.loads(line)
+        for line in (tmp_path / "out" / "prune-kd-prune-spd.log.jsonl").read_text().splitlines()
+    ]
+    assert [r["replacement_rate"] for r in steps if r["event"] == "step"][-1] == 1.0
     exp = json.loads((tmp_path / "out" / "prune-kd-export.json").read_text())
     assert exp["round_trip_exact"] and exp["sparse_matrices"] == 12
     # user errors: one line, exit 2
@@ -154,6 +185,19 @@ def test_cli_pretrain_finetune_prune_evaluate_export(tmp_path):
             str(tmp_path / "bad"),
         ],
         ["prune-kd", "evaluate", "--model", str(tmp_path / "sb"), "--corpus", "r8", *common],
+        [
+            "prune-kd",
+            "prune",
+            "--method",
+            "spd",
+            "--replacement-rate",
+            "1.5",
+            "--teacher",
+            str(tmp_path / "teacher"),
+            *common,
+            "-o",
+            str(tmp_path / "bad"),
+        ],
     ]
     for args in bad:
         res = run.invoke(cli, ["--quiet", "--out", out, *args])

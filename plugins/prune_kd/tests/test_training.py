@@ -114,7 +114,7 @@ def test_every_method_trains_and_reports(method, make_model, teacher, data, tmp_
     assert 0.0 <= res.dev["accuracy"] <= 1.0
     assert len(res.train.history) == 2  # one per epoch
     s = res.sparsity["encoder_linear_sparsity"]
-    if method in ("sparsebert", "magnitude", "torch-prune"):
+    if method in ("sparsebert", "magnitude", "torch-prune", "spd"):
         assert s == pytest.approx(0.9, abs=1e-3)
         assert res.sparsity["min_matrix_sparsity"] == pytest.approx(0.9, abs=1e-3)
         assert res.sparsity["whole_model_sparsity"] < s
@@ -173,7 +173,7 @@ def test_bad_inputs(make_model, teacher, data):
     with pytest.raises(ParameterError, match="sparsity"):
         PruneConfig(sparsity=1.0)
     with pytest.raises(ParameterError, match="unknown method"):
-        run_method("spd", data, teacher=teacher)
+        run_method("nope", data, teacher=teacher)
     with pytest.raises(ParameterError, match="pre-trained"):
         run_method("sparsebert", data, teacher=teacher)
     from leanml.prune_kd.pruning import MagnitudePruner

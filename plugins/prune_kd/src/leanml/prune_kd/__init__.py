@@ -2,7 +2,8 @@
 
 Implements Xu, Yen, Zhao, Xiao, "Rethinking Network Pruning -- under the Pre-train and
 Fine-tune Paradigm", NAACL 2021 (SparseBERT), on Hugging Face ``transformers`` BERT models,
-and the machinery Sparse Progressive Distillation (Huang, Xu, Yen et al., ACL 2022) shares.
+and Sparse Progressive Distillation (Huang, Xu, Yen et al., ACL 2022: module replacement
+and three stages, method ``spd``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ _MEMBERS = {
     "METHODS": ".methods",
     "MagnitudePruner": ".pruning",
     "MethodResult": ".methods",
+    "ModuleReplacement": ".replacement",
     "PruneConfig": ".methods",
     "PrunedBertClassifier": ".estimators",
+    "ReplacementLayer": ".replacement",
+    "ReplacementSchedule": ".replacement",
+    "SPDConfig": ".spd",
     "SparseLinear": ".sparse",
     "SparsityReport": ".pruning",
     "TrainConfig": ".training",
@@ -42,6 +47,7 @@ _MEMBERS = {
     "soft_cross_entropy": ".losses",
     "sparsify": ".sparse",
     "sparsity_report": ".pruning",
+    "staged_lr": ".spd",
     "torch_prune_oneshot": ".pruning",
     "train": ".training",
     "train_wordpiece": ".pretrain",

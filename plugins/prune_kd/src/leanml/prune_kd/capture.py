@@ -34,6 +34,13 @@ def encoder_layers(model: nn.Module) -> nn.ModuleList:
         raise ParameterError(f"{type(model).__name__} has no BERT encoder.layer list") from None
 
 
+def _self_attentions(layer: nn.Module) -> list[nn.Module]:
+    found = [m for m in layer.modules() if hasattr(m, "query") and hasattr(m, "key")]
+    if not found:
+        raise ParameterError(f"{type(layer).__name__} has no self-attention (query/key)")
+    return found
+
+
 class AttentionRecorder:
     """Records :math:`Q` and :math:`K` of every self-attention layer during a forward pass.
 
@@ -61,9 +68,11 @@ class AttentionRecorder:
 
     def __enter__(self) -> AttentionRecorder:
         for i, layer in enumerate(self.layers):
-            attn = layer.attention.self
-            self._handles.append(attn.query.register_forward_hook(self._hook(self._q, i)))
-            self._handles.append(attn.key.register_forward_hook(self._hook(self._k, i)))
+            # a module-replacement position holds two self-attentions (student and frozen
+            # teacher layer); only the one that runs records
+            for attn in _self_attentions(layer):
+                self._handles.append(attn.query.register_forward_hook(self._hook(self._q, i)))
+                self._handles.append(attn.key.register_forward_hook(self._hook(self._k, i)))
         return self
 
     def __exit__(self, *exc: object) -> None:

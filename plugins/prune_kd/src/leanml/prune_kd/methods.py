@@ -8,10 +8,13 @@ method         student starts from          loss                        pruning
 ``torch-prune`` fine-tuned teacher          cross-entropy (gold)        one-shot L1 (torch)
 ``small-dense`` pre-trained, sliced narrower KD (with a projection)     none (fewer weights)
 ``dense``      pre-trained weights          cross-entropy (gold)        none: the teacher
+``spd``        fine-tuned teacher, grafted  KD: hidden + attn + logits  cubic in stage I
+               layer by layer (module                                   (of three, see
+               replacement, rate p)                                     :mod:`.spd`)
 =============  ===========================  ==========================  ===================
 
-Issue 16's ``spd`` (module replacement, three stages) will add a student builder and a
-stage-aware schedule here; the loop, losses, pruner and export are shared.
+``spd`` is Sparse Progressive Distillation (Huang, Xu, Yen et al., ACL 2022); the loop,
+losses, pruner and export are shared with the others.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from torch import nn
 
 from leanml.core import ParameterError
 
-from .capture import kd_forward
+from .capture import encoder_layers, kd_forward
 from .losses import DistillationLoss
 from .models import classifier_from_pretrained, slice_init, small_dense_config
 from .pruning import (
@@ -36,13 +39,15 @@ from .pruning import (
     torch_prune_oneshot,
     torch_prune_remove,
 )
+from .replacement import ModuleReplacement
 from .schedule import CubicSchedule
+from .spd import SPDConfig
 from .training import EncodedData, TrainConfig, TrainResult, evaluate, train
 
 __all__ = ["METHODS", "MethodResult", "PruneConfig", "run_method"]
 
 #: Registered method names.
-METHODS = ("sparsebert", "magnitude", "torch-prune", "small-dense", "dense")
+METHODS = ("sparsebert", "magnitude", "torch-prune", "small-dense", "dense", "spd")
 
 
 @dataclass
@@ -153,6 +158,7 @@ def run_method(
     log_path: str | Path | None = None,
     progress: Callable[..., Any] | None = None,
     stop_after: int | None = None,
+    spd: SPDConfig | None = None,
 ) -> MethodResult:
     """Train one method's student.
 
@@ -174,6 +180,9 @@ def run_method(
         Classes, when there is no teacher to read them from.
     checkpoint_dir, log_path, progress, stop_after
         Passed to :func:`~leanml.prune_kd.training.train`.
+    spd
+        Module replacement and stage settings of ``spd`` (default :class:`SPDConfig`). Its
+        staged LR replaces ``config.lr_schedule`` and ``config.warmup_steps``.
     """
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -187,6 +196,8 @@ def run_method(
     pruner = None
     extra: list[nn.Module] = []
     torch_pruned: list[str] = []
+    replacement = None
+    lr_lambda = None
     if method == "dense":
         student = classifier_from_pretrained(
             _need(pretrained, "pre-trained", method), task_labels, config.seed
@@ -210,6 +221,22 @@ def run_method(
         extra.append(kd)
         loss_fn = _kd_loss(teacher, kd)
         pruner = MagnitudePruner(student, prune.schedule(total), prune.patterns)
+    elif method == "spd":
+        teacher = _need(teacher, "fine-tuned teacher", method)
+        stages = (spd or SPDConfig()).stages(total, prune.sparsity, prune.n_updates)
+        student = copy.deepcopy(teacher)
+        pruner = MagnitudePruner(student, stages.cubic, prune.patterns)
+        replacement = ModuleReplacement(
+            student,
+            list(encoder_layers(teacher)),
+            stages.replacement,
+            seed=config.seed,
+            frozen_dropout=(spd or SPDConfig()).frozen_dropout,
+        )
+        kd = _kd(student, teacher, prune, task)
+        extra.append(kd)
+        loss_fn = _kd_loss(teacher, kd)
+        lr_lambda = stages.lr_lambda()
     else:  # small-dense
         teacher = _need(teacher, "fine-tuned teacher", method)
         pretrained = _need(pretrained, "pre-trained", method)
@@ -236,7 +263,11 @@ def run_method(
         progress=progress,
         description=method,
         stop_after=stop_after,
+        lr_lambda=lr_lambda,
+        before_step=replacement.before_step if replacement is not None else None,
     )
+    if replacement is not None:
+        replacement.unwrap()
     if torch_pruned:
         torch_prune_remove(student, torch_pruned)
     out = MethodResult(student.eval(), result)

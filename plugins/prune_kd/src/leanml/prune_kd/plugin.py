@@ -18,12 +18,13 @@ _SUMMARIES = {
     "torch-prune": "BERT peer: torch.nn.utils.prune L1 one-shot, then fine-tune",
     "small-dense": "BERT: narrower dense student with as many weights, distilled",
     "dense": "BERT: the dense fine-tuned teacher",
+    "spd": "BERT: sparse progressive distillation (module replacement, three stages)",
 }
 
 
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
-    """The five methods as text classifiers (each fit fine-tunes a teacher first)."""
+    """The six methods as text classifiers (each fit fine-tunes a teacher first)."""
     for name, summary in _SUMMARIES.items():
         register(
             ModelSpec(
@@ -39,11 +40,11 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
 
 @hookimpl
 def register_demos(register: Callable[[DemoSpec], None]) -> None:
-    """Dense vs magnitude vs SparseBERT at 90% on a tiny BERT."""
+    """Dense vs magnitude vs SparseBERT vs SPD at 90% on a tiny BERT."""
     register(
         DemoSpec(
             name="prune-kd",
-            summary="tiny BERT: dense vs magnitude vs SparseBERT at 90%",
+            summary="tiny BERT: dense vs magnitude vs SparseBERT vs SPD at 90%",
             run=f"{_PKG}.demo:run_demo",
         )
     )
@@ -56,6 +57,6 @@ def register_commands(cli: click.Group) -> None:
         LazyGroup(
             "prune-kd",
             f"{_PKG}.cli:prune_kd",
-            help="Sparse BERT by pruning while distilling (Xu, Yen et al., NAACL 2021).",
+            help="Sparse BERT by pruning while distilling (SparseBERT, NAACL 2021; SPD, ACL 2022).",
         )
     )

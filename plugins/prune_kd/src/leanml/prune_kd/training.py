@@ -304,7 +304,8 @@ def train(
         staged schedule that restarts the learning rate).
     before_step
         Called with the step index before each step (after the pruner); the numbers it
-        returns are logged (e.g. a replacement rate it sets).
+        returns are logged per step (``"event": "step"`` records, with the step's LR) and
+        averaged in the block records (e.g. a replacement rate it sets).
     """
     extra = [m for m in extra_modules]
     n = len(data)
@@ -353,7 +354,11 @@ def train(
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        fwd_model = DistributedDataParallel(model)
+        from .replacement import ReplacementLayer
+
+        # module replacement leaves the layers it did not draw out of the graph
+        partial = any(isinstance(m, ReplacementLayer) for m in model.modules())
+        fwd_model = DistributedDataParallel(model, find_unused_parameters=partial)
     if rank != 0:
         log_path = None
     log_file = open(log_path, "a") if log_path is not None else None
@@ -424,7 +429,10 @@ def train(
                     f"(now {sched.get_last_lr()[0]:.3g}) or check the data"
                 )
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            # with module replacement a step may draw no trainable layer: nothing to learn,
+            # and the optimiser step below then changes nothing (every gradient is None)
+            if loss.requires_grad:
+                loss.backward()
             if world > 1:  # DDP averaged the model's gradients; average the extra modules'
                 for m in extra:
                     for p in m.parameters():
@@ -438,6 +446,8 @@ def train(
             sched.step()
             if pruner is not None:
                 pruner.apply()
+            if extra_log:  # per step as well: a schedule's value is not a block average
+                record({"event": "step", "step": step, "lr": lr_used, **extra_log})
             for k, v in {**terms, **(extra_log or {})}.items():
                 block[k] = block.get(k, 0.0) + float(v.detach() if hasattr(v, "detach") else v)
             block_n += 1
