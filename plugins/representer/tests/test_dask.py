@@ -39,7 +39,8 @@ def _same(got, ref):
     for name in ("excitatory_index", "inhibitory_index", "target"):
         assert torch.equal(getattr(got, name), getattr(ref, name)), name
     for name in ("excitatory_score", "inhibitory_score", "logit"):
-        torch.testing.assert_close(getattr(got, name), getattr(ref, name), rtol=1e-12, atol=1e-12)
+        # float32 scoring: the same products formed in GEMM blocks of other shapes
+        torch.testing.assert_close(getattr(got, name), getattr(ref, name), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("n_partitions", [1, 4, 9])
@@ -51,7 +52,8 @@ def test_partitioned_topk_equals_explain(client, explainer, digits, n_partitions
         got = explain_partitioned(explainer, X, client, target, k, parts, timeout=60)
         _same(got, explainer.explain(X, target, k))
     # the decomposition the top-k is taken from: logits rebuilt from every training row
-    torch.testing.assert_close(got.logit, explainer.logits(X)[torch.arange(12), got.target])
+    full = explainer.logits(X)[torch.arange(12), got.target]
+    torch.testing.assert_close(got.logit, full, rtol=1e-5, atol=1e-5)  # float32 contributions
 
 
 def test_in_memory_features_partition_too(client, mlp, digits):

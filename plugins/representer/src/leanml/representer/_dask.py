@@ -8,6 +8,10 @@ and k worst with their global row numbers and its partial sum; the client merges
 by its task, from the ``.npy`` file an explainer fitted with ``mmap_dir`` keeps (shared
 storage on a real cluster), so a task lost with its worker is recomputed elsewhere.
 
+Scores are computed as :meth:`RepresenterExplainer.explain` computes them: by the plugin's
+own :func:`~leanml.representer._kernels.stream_topk`, in the explainer's ``score_dtype``
+(float32 by default), the explained logit summed in float64.
+
 What does not scale out: ``fit`` (the head's Newton re-convergence reads every training
 feature in one process) and ``method="lje"`` (its scores need the Hessian solves of
 :mod:`leanml.representer.lje`).
@@ -23,6 +27,7 @@ import torch
 
 from leanml.core import InputError, ParameterError
 
+from ._kernels import stream_topk
 from .explainer import Explanation, RepresenterExplainer
 
 __all__ = ["explain_partitioned", "training_partitions"]
@@ -56,7 +61,7 @@ def training_partitions(explainer: RepresenterExplainer, n_partitions: int) -> l
     if not 1 <= n_partitions <= n:
         raise ParameterError(f"n_partitions must be in 1..{n}, got {n_partitions}")
     path = None if explainer.mmap_dir is None else Path(explainer.mmap_dir) / _FEATURES_FILE
-    alpha = explainer.alpha_.numpy()
+    alpha = explainer._row_values_scoring.numpy()  # alpha in score_dtype, as explain() uses
     bounds = np.linspace(0, n, n_partitions + 1).round().astype(int)
     parts = []
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
@@ -66,14 +71,12 @@ def training_partitions(explainer: RepresenterExplainer, n_partitions: int) -> l
 
 
 def _partition_topk(part: tuple[int, Any, Any], Ft: np.ndarray, t: np.ndarray, k: int):
-    """Scores of one partition's rows; its k best, k worst (global indices) and sum."""
+    """One partition's k best and k worst rows (global indices) and its float64 sum."""
     start, F, alpha = part
-    S = (Ft @ np.asarray(F).T) * alpha[:, t].T  # (B, m): S[b, i] = alpha[i, t_b] <f_i, f_b>
-    kk = min(k, S.shape[1])
-    hi = np.argsort(-S, axis=1, kind="stable")[:, :kk]
-    lo = np.argsort(S, axis=1, kind="stable")[:, :kk]
-    take = np.take_along_axis
-    return take(S, hi, 1), hi + start, take(S, lo, 1), lo + start, S.sum(axis=1)
+    chunk = (start, torch.from_numpy(np.asarray(F)), torch.from_numpy(alpha))
+    return tuple(
+        x.numpy() for x in stream_topk(torch.from_numpy(Ft), [chunk], torch.from_numpy(t), k)
+    )
 
 
 def _merge(pieces: list[tuple[np.ndarray, ...]], k: int) -> tuple[np.ndarray, ...]:
@@ -116,8 +119,9 @@ def explain_partitioned(
 
     Returns
     -------
-    The same :class:`Explanation` as ``explain`` (indices equal, scores and logits equal to
-    rounding: the sums run partition by partition).
+    The same :class:`Explanation` as ``explain``: indices equal, scores and logits equal to
+    the rounding of ``score_dtype`` (the products are formed in blocks of other shapes and
+    the sums run partition by partition).
     """
     from dask import delayed
     from distributed import wait
@@ -129,7 +133,7 @@ def explain_partitioned(
         n = explainer.alpha_.shape[0] if hasattr(explainer, "alpha_") else 1
         partitions = training_partitions(explainer, min(n, 2 * max(1, threads)))
     logits = explainer.logits(X)
-    Ft = explainer.features(X).numpy()
+    Ft = explainer.features(X).to(explainer.score_dtype).numpy()
     C = logits.shape[1]
     if target is None:
         t = logits.argmax(dim=1).numpy()
