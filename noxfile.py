@@ -280,13 +280,28 @@ for _plugin in PLUGINS:
     _plugin_session(_plugin)
 
 
-def _install_everything(session: nox.Session) -> None:
-    _install(
-        session,
-        *_editable(ROOT / "core", extras="test,plot,dask"),
-        *_editable(*(ROOT / "plugins" / p for p in PLUGINS), extras="test"),
-        *TEST_TOOLS,
-    )
+def _extras(path: Path) -> str:
+    """Every optional extra a distribution declares, comma-separated."""
+    import tomllib
+
+    project = tomllib.loads((path / "pyproject.toml").read_text())["project"]
+    return ",".join(sorted(project.get("optional-dependencies", {})))
+
+
+def _install_everything(session: nox.Session, all_extras: bool = False) -> None:
+    """Core and every plugin editable: ``[test]`` (core ``[test,plot,dask]``), or with
+    ``all_extras`` every extra each declares (peers, plots, text models, optional solvers)."""
+    if not all_extras:
+        _install(
+            session,
+            *_editable(ROOT / "core", extras="test,plot,dask"),
+            *_editable(*(ROOT / "plugins" / p for p in PLUGINS), extras="test"),
+            *TEST_TOOLS,
+        )
+        return
+    paths = [ROOT / "core", *(ROOT / "plugins" / p for p in PLUGINS)]
+    targets = [t for path in paths for t in _editable(path, extras=_extras(path))]
+    _install(session, *targets, *TEST_TOOLS)
 
 
 @nox.session
@@ -356,19 +371,26 @@ def ci(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Every plugin's pytest-benchmark suite at full size (ratios go in plugin READMEs)."""
     _setup(session)
-    _install_everything(session)
+    _install_everything(session, all_extras=True)
     for plugin in PLUGINS:
         bench_dir = ROOT / "plugins" / plugin / "benchmarks"
         if bench_dir.is_dir():
             session.chdir(bench_dir.parent)
-            session.run("pytest", "benchmarks", *session.posargs, env={"LEANML_BENCH": "full"})
+            # --timeout=0: full runs take minutes per benchmark (the plugins' CI limit is 300 s)
+            session.run(
+                "pytest",
+                "benchmarks",
+                "--timeout=0",
+                *session.posargs,
+                env={"LEANML_BENCH": "full"},
+            )
 
 
 @nox.session
 def slow(session: nox.Session) -> None:
     """The tests marked slow (full-size experiments, long training), everything installed."""
     _setup(session)
-    _install_everything(session)
+    _install_everything(session, all_extras=True)
     for path in [ROOT / "core", *(ROOT / "plugins" / p for p in PLUGINS)]:
         session.chdir(path)
         # exit code 5: no test marked slow here
