@@ -1,27 +1,35 @@
 """nox is the one entry point for checks: lint, per-distribution tests, integration, bench.
 
-Sessions (``nox -l``; the default run is lint, tests-core, tests-<plugin>..., integration):
+Sessions (``nox -l``; the default run is ``ci``):
 
+- ``ci`` (default): lint, tests-core and every tests-<plugin>, two at a time (``CI_JOBS``;
+  ``LEANML_CI_JOBS`` overrides), each in its own ``nox -s`` process and venv, each log printed
+  whole when it ends; then integration, alone.
 - ``lint``: ruff check and ruff format --check over the whole repository (ruff pinned).
-- ``tests-core``: core alone (editable, ``[test,plot]``): its unit tests.
+- ``tests-core``: core alone (editable, ``[test,plot,dask]``): its unit tests.
 - ``tests-<plugin>``: one venv per plugin. First the isolation check: core and the plugin
   installed as built wheels *without extras*; ``leanml plugins`` must list exactly
-  {core, plugin} with no load error; uninstall the plugin; it must list {core}. Then core and
-  the plugin editable with ``[test]``: its tests and its benchmarks in smoke mode.
+  {core, plugin} with no load error; uninstall the plugin; it must list {core}. Then core
+  ``[dask]`` and the plugin ``[test]``, editable: its tests (Dask ones included) and its
+  benchmarks in smoke mode.
 - ``integration``: everything installed together (editable): discovery, the real shared data
   sets, then each plugin's ``leanml demo --quick`` in its own process, failing if one takes
   more than 60 s.
-- ``bench``: every plugin's pytest-benchmark suite at full size (not run by default).
-- ``slow``: the tests marked ``slow`` (full-size experiments, long training; not run by
-  default).
+- ``bench``: every plugin's pytest-benchmark suite at full size, every extra installed, no
+  per-test timeout (not run by default).
+- ``slow``: the tests marked ``slow`` (full-size experiments, long training), every extra
+  installed (not run by default).
 - ``lock``: re-resolves ``constraints.txt`` (see there) with uv.
 
 Every session installs through ``constraints.txt``, the one set of pins (tools, numpy, scipy,
 numba, torch, the peers...), and runs with ``NUMBA_CACHE_DIR=.nox/numba-cache``,
-``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1``. Test sessions install the packages under
-test editable, so every venv imports the kernels from the same source files and Numba's cache
-(keyed by source path and timestamp) compiled in one session is loaded by the next: the
-integration demos reuse what the plugin tests compiled.
+``HF_HUB_OFFLINE=1``, ``TRANSFORMERS_OFFLINE=1`` and ``OMP_WAIT_POLICY=PASSIVE`` (two
+sessions share two cores; GNU OpenMP, torch's and Numba's threading layer here, spins at
+barriers by default and a spinning thread starves the other session: rbf_features' L1 and
+ridge solver tests at load 15 took over 300 s spinning, 76 s passive). Test sessions install
+the packages under test editable, so every venv imports the kernels from the same source
+files and Numba's cache (keyed by source path and timestamp) compiled in one session is
+loaded by the next: the integration demos reuse what the plugin tests compiled.
 
 Environments come from uv when it is installed (``.ci/run`` installs it), else virtualenv+pip.
 uv does not read pip's configuration, so the noxfile hands pip's find-links and extra indexes
@@ -30,6 +38,27 @@ machines the CPU torch wheel comes from ``/opt/wheels`` and ``torch==2.13.0+cpu`
 constraints makes a CUDA build unresolvable.
 
 Pytest runs with ``--durations=15`` and a per-test ``--timeout`` (pytest-timeout).
+
+Timings, ``ci`` (two checks at a time), idle machine, fresh clones, warm caches, back to back
+(``/work/pair.sh``-style: c185a52, the pip-era CI, against this noxfile at 74a12f7 with the same
+four plugins as before), wall seconds of ``bash .ci/run``, 2026-11-27:
+
+    pair (order)                 before c185a52   after 74a12f7   after/before
+    1 (after first, 20:27)       321              159             0.495
+    2 (before first, 20:47)      299              162             0.54
+    after, LEANML_CI_JOBS=3      -                169             (three at a time: slower)
+
+    session (pair 2, after)      lint 1, core 31, pqn_crf 41, representer 23, rbf_features 70,
+                                 wme 50 (the two lanes end at 101 and 115 s), integration 47
+
+Seven plugins, main after stop 23's merges (0.2 of four plugins, SPD, Dask tests), idle:
+``real 5m21s`` (lint 1, bmp 33, core 55, pqn_crf 59, prune_kd 64, representer 37,
+rbf_features 67, sparse_retrieval 37, wme 75, integration 86; demos 3.7-13.6 s). With the
+lanes two wide, the run is about half the sum of the checks plus integration: a plugin adds
+about half its test session's time. The Dask tests (a 2-worker LocalCluster per suite) cost
+10-40 s per suite.
+
+Stop 22's measurements of the sequential runs follow.
 
 Timings: ``bash .ci/run`` in a fresh clone, 2026-11-27, 2-core machine shared with four other
 busy sessions (hence the paired runs), warm ``~/.cache/leanml``, the "after" runs with an empty
@@ -75,10 +104,11 @@ where pip's installs were already cheap and pytest dominates. All seven plugins,
 379 s (lint 0, core 30, bmp 26, pqn_crf 37, prune_kd 56, rbf_features 39, representer 21,
 sparse_retrieval 35, wme 48, integration 60).
 
-Projection for seven plugins: 392 s measured at load ~1.2; the worst load seen here inflated
-the old suite 3.3x (418 -> 1382 s), which would put seven plugins near 22 min; a dedicated
-2-core CI machine should stay near 7 min. Per plugin, pytest is the cost: keep each plugin's
-``pytest tests`` under 3 min on 2 cores and ``demo --quick`` under 60 s (enforced).
+Projection: seven plugins took 321 s idle here with ``ci``; the worst load seen inflated the old
+suite 3.3x (418 -> 1382 s), which would still keep them near 18 min, under the 25-min budget;
+a dedicated 2-core CI machine should stay near 6 min. Per plugin, pytest is the cost: keep
+each plugin's ``pytest tests`` under 3 min on 2 cores and ``demo --quick`` under 60 s
+(enforced).
 """
 
 from __future__ import annotations
