@@ -245,3 +245,19 @@ def test_similarity_prefers_same_topic(shift):
     assert s[:5].min() > s[5:].max()
     M = similarity(a[:1], b, embeddings=emb, n_features=128, random_state=0, pairwise=True)
     assert M.shape == (1, 10)
+
+
+def test_demo_figure_plots_every_model(tmp_path):
+    from matplotlib.image import imread
+
+    from leanml.wme.demo import accuracy_time_figure
+
+    rows = [
+        {"model": "wme R=64", "accuracy": 0.8, "total_s": 1.5},
+        {"model": "knn-wmd", "accuracy": 0.87, "total_s": 4.0},
+        {"model": "tfidf-svc", "accuracy": 0.91, "total_s": 0.05},
+    ]
+    path = accuracy_time_figure(rows, "tweets", tmp_path / "fig.png")
+    image = imread(path)
+    assert image.shape[0] > 100 and image.shape[1] > 100
+    assert image[..., :3].std() > 0  # not a blank canvas

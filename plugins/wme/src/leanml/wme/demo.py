@@ -1,13 +1,42 @@
-"""`leanml demo` entry: election tweets with GloVe, WME against kNN-WMD and TF-IDF."""
+"""`leanml demo` entry: election tweets with GloVe, WME against kNN-WMD and TF-IDF.
+
+The figure ``accuracy_vs_time.png`` in the output folder plots each model's test accuracy
+against its fit + predict time.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from leanml.core import DemoContext
 
 from .datasets import glove_6b_50d, load
 from .experiments import classify, model_factories
+
+
+def accuracy_time_figure(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
+    """Test accuracy against fit + predict seconds (log scale), one labelled point per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row in rows:
+        ax.plot(row["total_s"], row["accuracy"], "o")
+        ax.annotate(row["model"], (row["total_s"], row["accuracy"]), fontsize=8,
+                    xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short spans
+    ax.set_xlabel("fit + predict seconds")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def run_demo(ctx: DemoContext) -> list[dict[str, Any]]:
@@ -19,4 +48,7 @@ def run_demo(ctx: DemoContext) -> list[dict[str, Any]]:
     emb = glove_6b_50d()
     ctx.echo(f"election tweets: {data.n_train} train / {data.n_test} test, GloVe 6B 50d, R={R}")
     rows = classify(data, model_factories(emb, R, ctx.seed), ctx.progress)
+    title = f"election tweets, GloVe 6B 50d ({data.n_train} train / {data.n_test} test)"
+    path = accuracy_time_figure(rows, title, Path(ctx.out) / "accuracy_vs_time.png")
+    ctx.echo(f"figure: {path}")
     return [{"dataset": "election-tweets", **row} for row in rows]
