@@ -10,46 +10,20 @@ ids in, a ``{"logits": ...}`` dict out.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from leanml.core import DataError, fetch_file
-from leanml.core.pretrained import MINILM_L6_FILES
+from leanml.core.pretrained import MINILM_L6_FILES, load_minilm_l6
 
 __all__ = ["MINILM_FILES", "MeanPoolClassifier", "load_minilm", "r8_case"]
 
-#: The members of the wheel that :func:`load_minilm` reads.
+#: The members of the wheel that ``load_minilm`` reads.
 MINILM_FILES = MINILM_L6_FILES
-
-
-def load_minilm() -> tuple[Any, Any]:
-    """``(BertModel, tokenizer)`` of all-MiniLM-L6-v2, offline once cached."""
-    try:
-        import transformers
-        from safetensors.torch import load_file
-    except ImportError:
-        raise DataError(
-            "the MiniLM case needs transformers: pip install 'leanml-representer[text]'"
-        ) from None
-    config = transformers.BertConfig.from_json_file(str(fetch_file(MINILM_FILES["config"])))
-    model = transformers.BertModel(config)
-    state = load_file(str(fetch_file(MINILM_FILES["weights"])))
-    state = {k: v for k, v in state.items() if not k.endswith("position_ids")}  # old buffer
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or missing:
-        raise DataError(f"MiniLM weights do not fit BertModel: {missing or unexpected}")
-    tk_cfg = json.loads(fetch_file(MINILM_FILES["tokenizer_config"]).read_text())
-    tokenizer = transformers.BertTokenizerFast(
-        tokenizer_file=str(fetch_file(MINILM_FILES["tokenizer"])),
-        do_lower_case=tk_cfg.get("do_lower_case", True),
-        model_max_length=512,
-    )
-    return model.eval(), tokenizer
+#: ``(BertModel, tokenizer)`` of all-MiniLM-L6-v2 (built by the core from those files).
+load_minilm = load_minilm_l6
 
 
 class MeanPoolClassifier(nn.Module):
