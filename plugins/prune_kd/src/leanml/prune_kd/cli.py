@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -562,11 +563,15 @@ def export_cmd(settings, model_dir, output, min_sparsity) -> None:
     )
 
 
-def _ints(text: str) -> list[int]:
+def _split(text: str, convert: Callable[[str], Any], what: str) -> list[Any]:
     try:
-        return [int(t) for t in text.split(",") if t.strip()]
+        return [convert(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+        raise click.BadParameter(f"expected comma-separated {what}, got {text!r}") from None
+
+
+def _ints(text: str) -> list[int]:
+    return _split(text, int, "integers")
 
 
 @prune_kd.command("speed")
@@ -611,10 +616,7 @@ def speed_cmd(settings, model_name, sparsity, tokens, threads_list, repeats) -> 
 
 
 def _floats(text: str) -> list[float]:
-    try:
-        return [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}") from None
+    return _split(text, float, "numbers")
 
 
 @prune_kd.command("experiment")
