@@ -130,10 +130,23 @@ def test_cli_pretrain_finetune_prune_evaluate_export(tmp_path):
             "-o",
             str(tmp_path / "x.safetensors"),
         ],
+        [
+            "prune-kd",
+            "export",
+            "--model",
+            str(tmp_path / "sb"),
+            "-o",
+            str(tmp_path / "h.safetensors"),
+            "--dtype",
+            "float16",
+        ],
     ]
+    exports = []
     for args in steps:
         res = run.invoke(cli, ["--quiet", "--threads", "1", "--out", out, *args])
         assert res.exit_code == 0, (args, res.output, res.exception)
+        if args[1] == "export":
+            exports.append(json.loads((tmp_path / "out" / "prune-kd-export.json").read_text()))
     rec = json.loads((tmp_path / "out" / "prune-kd-evaluate.json").read_text())
     assert rec["encoder_linear_sparsity"] == pytest.approx(0.8, abs=1e-2)  # the spd model
     spd = json.loads((tmp_path / "out" / "prune-kd-prune-spd.json").read_text())
@@ -143,8 +156,11 @@ def test_cli_pretrain_finetune_prune_evaluate_export(tmp_path):
         for line in (tmp_path / "out" / "prune-kd-prune-spd.log.jsonl").read_text().splitlines()
     ]
     assert [r["replacement_rate"] for r in steps if r["event"] == "step"][-1] == 1.0
-    exp = json.loads((tmp_path / "out" / "prune-kd-export.json").read_text())
-    assert exp["round_trip_exact"] and exp["sparse_matrices"] == 12
+    full, half = exports
+    assert full["round_trip_exact"] and full["sparse_matrices"] == 12
+    assert not half["round_trip_exact"] and half["sparse_matrices"] == 12
+    assert 0 < half["round_trip_max_difference"] < 1e-2 and half["dtype"] == "float16"
+    assert half["bytes"] < 0.7 * full["bytes"]  # floats halve; the indices stay
     # user errors: one line, exit 2
     bad = [
         [

@@ -74,13 +74,16 @@ def test_save_load_round_trip(model, padded_batch, tmp_path):
     path = tmp_path / "m.safetensors"
     header = save_sparse(model, path)
     assert len(json.loads(header["sparse"])) == 12
-    # no pickle anywhere: safetensors header is JSON, indices are int32
+    # no pickle anywhere: safetensors header is JSON; row pointers int32, columns int16
+    # (the tiny model is far narrower than 32,767)
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         for k in f.keys():
-            if k.endswith("_indices"):
+            if k.endswith("crow_indices"):
                 assert f.get_tensor(k).dtype == torch.int32
+            elif k.endswith("col_indices"):
+                assert f.get_tensor(k).dtype == torch.int16
     loaded = load_sparse(path)
     assert sum(isinstance(m, SparseLinear) for m in loaded.modules()) == 12
     torch.testing.assert_close(loaded(**inputs).logits, want, atol=1e-5, rtol=1e-5)
@@ -116,8 +119,81 @@ def test_sparse_file_smaller_at_90(model, tmp_path):
         p.numel() * 4 for n, p in big.named_parameters() if "encoder" in n and p.dim() == 2
     )
     saved = dense_path.stat().st_size - sparse_path.stat().st_size
-    # values (4 B) + int32 column (4 B) for 10% of entries: saves ~80% of the linears' bytes
-    assert saved > 0.75 * lin_bytes
+    # values (4 B) + int16 column (2 B) for 10% of entries: saves ~85% of the linears' bytes
+    assert saved > 0.83 * lin_bytes
+    # float16 storage halves every floating tensor, the dense ones included; indices stay
+    from safetensors import safe_open
+
+    half_path = tmp_path / "h.safetensors"
+    save_sparse(big, half_path, dtype=torch.float16)
+    with safe_open(str(sparse_path), framework="pt") as f:
+        float_bytes = sum(
+            f.get_tensor(k).numel() * 4 for k in f.keys() if f.get_tensor(k).is_floating_point()
+        )
+    halved = sparse_path.stat().st_size - half_path.stat().st_size
+    assert halved == pytest.approx(0.5 * float_bytes, rel=0.01)  # headers and padding differ
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, "bfloat16"])
+def test_half_storage_round_trip(model, padded_batch, tmp_path, dtype):
+    MagnitudePruner(model).prune_to(0.9)
+    model.eval()
+    inputs = {k: v for k, v in padded_batch.items() if k != "labels"}
+    want = model(**inputs).logits
+    path = tmp_path / "h.safetensors"
+    header = save_sparse(model, path, dtype=dtype)
+    assert header["compute_dtype"] == "float32"
+    from safetensors import safe_open
+
+    store = torch.float16 if dtype is torch.float16 else torch.bfloat16
+    with safe_open(str(path), framework="pt") as f:
+        floats = {f.get_tensor(k).dtype for k in f.keys() if f.get_tensor(k).is_floating_point()}
+    assert floats == {store}
+    for dense in (False, True):
+        loaded = load_sparse(path, dense=dense)
+        assert all(p.dtype == torch.float32 for p in loaded.parameters())
+        got = loaded(**inputs).logits
+        assert got.dtype == torch.float32
+        # float16 keeps ~3 significant digits, bfloat16 ~2: the logits move accordingly
+        tol = 2e-3 if store is torch.float16 else 2e-2
+        torch.testing.assert_close(got, want, atol=tol, rtol=tol)
+        assert not torch.equal(got, want)  # the storage really was lossy
+    back = load_sparse(path, dense=True)
+    zeros = {n: (p == 0) for n, p in model.named_parameters()}
+    for n, p in back.named_parameters():
+        if n.endswith("weight") and "encoder.layer" in n and p.dim() == 2:
+            assert torch.equal(p == 0, zeros[n]), n  # pruned entries stay exactly zero
+        torch.testing.assert_close(p, dict(model.named_parameters())[n].to(store).float())
+
+
+def test_storage_errors(model, tmp_path):
+    with pytest.raises(InputError, match="dtype must be one of"):
+        save_sparse(model, tmp_path / "x.safetensors", dtype=torch.int8)
+    with pytest.raises(InputError, match="dtype must be one of"):
+        save_sparse(model, tmp_path / "x.safetensors", dtype="half")
+    MagnitudePruner(model).prune_to(0.9)
+    with torch.no_grad():
+        model.bert.encoder.layer[0].output.dense.weight[0, 0] = 1e6  # > float16's 65504
+    with pytest.raises(InputError, match="overflows"):
+        save_sparse(model, tmp_path / "x.safetensors", dtype=torch.float16)
+    save_sparse(model, tmp_path / "b.safetensors", dtype=torch.bfloat16)  # its range suffices
+
+
+def test_wide_matrix_keeps_int32_columns(tmp_path):
+    from safetensors import safe_open
+
+    torch.manual_seed(0)
+    wide = nn.Sequential(nn.Linear(40_000, 3))
+    with torch.no_grad():
+        wide[0].weight[torch.rand_like(wide[0].weight) < 0.9] = 0
+    save_sparse(wide, tmp_path / "w.safetensors", patterns=r"weight$")
+    with safe_open(str(tmp_path / "w.safetensors"), framework="pt") as f:
+        col = f.get_tensor("0.weight.col_indices")
+        vals = f.get_tensor("0.weight.values")
+        crow = f.get_tensor("0.weight.crow_indices")
+    assert col.dtype == torch.int32 and int(col.max()) > torch.iinfo(torch.int16).max
+    rebuilt = torch.sparse_csr_tensor(crow, col, vals, size=(3, 40_000)).to_dense()
+    assert torch.equal(rebuilt, wide[0].weight.detach())
 
 
 def test_load_rejects_other_files(tmp_path):

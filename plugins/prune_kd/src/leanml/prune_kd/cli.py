@@ -527,27 +527,33 @@ def evaluate_cmd(settings, model_path, corpus, categories, n_train, n_dev, max_l
     show_default=True,
     help="Store a matrix as CSR only if at least this share is zero.",
 )
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float16", "bfloat16"]),
+    default=None,
+    help="Store floating tensors in this precision (lossy below the model's; loading casts "
+    "back). Default: as the model.",
+)
 @click.pass_obj
-def export_cmd(settings, model_dir, output, min_sparsity) -> None:
-    """Write a pruned model as safetensors with CSR matrices (int32 indices, no pickle)."""
+def export_cmd(settings, model_dir, output, min_sparsity, dtype) -> None:
+    """Write a pruned model as safetensors with CSR matrices (int16/int32 indices, no pickle)."""
     import torch
 
     from .checkpoints import load_encoder
     from .sparse import load_sparse, save_sparse
 
     model = load_encoder(str(model_dir), classifier=True)
-    header = save_sparse(model, output, min_sparsity=min_sparsity)
+    header = save_sparse(model, output, min_sparsity=min_sparsity, dtype=dtype)
     dense = sum(t.numel() * t.element_size() for t in model.state_dict().values())
     back = load_sparse(output, dense=True)
-    same = all(
-        torch.equal(a, b)
-        for a, b in zip(model.state_dict().values(), back.state_dict().values(), strict=True)
-    )
+    pairs = list(zip(model.state_dict().values(), back.state_dict().values(), strict=True))
+    same = all(torch.equal(a, b) for a, b in pairs)
+    max_diff = max(float((a.double() - b.double()).abs().max()) for a, b in pairs if a.numel())
     n_sparse = len(json.loads(header["sparse"]))
     echo(
         f"{n_sparse} matrices stored as CSR; file {output.stat().st_size / 1e6:.2f} MB vs "
         f"{dense / 1e6:.2f} MB of dense tensors ({output.stat().st_size / dense:.2f}x); "
-        f"round trip {'exact' if same else 'DIFFERS'}"
+        f"round trip {'exact' if same else f'max |difference| {max_diff:.2e}'}"
     )
     _record(
         settings,
@@ -558,7 +564,9 @@ def export_cmd(settings, model_dir, output, min_sparsity) -> None:
             "sparse_matrices": n_sparse,
             "bytes": output.stat().st_size,
             "dense_bytes": dense,
+            "dtype": dtype,
             "round_trip_exact": same,
+            "round_trip_max_difference": max_diff,
         },
     )
 

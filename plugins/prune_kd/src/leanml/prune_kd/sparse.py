@@ -4,8 +4,10 @@ Masked dense weights run exactly as fast as dense ones; only a sparse kernel tur
 into time. :class:`SparseLinear` keeps :math:`W` as a ``torch.sparse_csr`` tensor with
 int32 indices and computes :math:`y = xW^\\top + b` as ``addmm(b, W_csr, x^\\top)^\\top``
 (MKL sparse on CPU, inference only). :func:`save_sparse` writes every targeted matrix as
-values + int32 row pointers + int32 column indices, the rest dense, and the model config
-in the header; :func:`load_sparse` rebuilds a model whose pruned linears run as CSR.
+values + int32 row pointers + column indices (int16 where the matrix is at most 32,767
+wide, else int32), the rest dense, and the model config in the header, optionally storing
+floating tensors in half precision; :func:`load_sparse` rebuilds a model whose pruned
+linears run as CSR, in the model's own dtype.
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ from leanml.core import DataError, InputError
 
 from .patterns import compile_patterns, matches
 
-__all__ = ["FORMAT", "SparseLinear", "load_sparse", "save_sparse", "sparsify"]
+__all__ = ["FORMAT", "STORAGE_DTYPES", "SparseLinear", "load_sparse", "save_sparse", "sparsify"]
 
 #: Value of the ``format`` header entry of files written by :func:`save_sparse`.
 FORMAT = "leanml-prune-kd-sparse/1"
+
+#: Storage dtypes :func:`save_sparse` accepts for floating tensors, by name.
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+# Column indices are < in_features; int16 holds them losslessly up to this width.
+_INT16_MAX_WIDTH = torch.iinfo(torch.int16).max
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
@@ -143,47 +151,75 @@ def sparsify(
     return done
 
 
+def _col_indices(col: torch.Tensor, width: int) -> torch.Tensor:
+    return col.to(torch.int16 if width <= _INT16_MAX_WIDTH else torch.int32)
+
+
 def save_sparse(
     model: nn.Module,
     path: str | Path,
     patterns: str | Sequence[str] | None = None,
     min_sparsity: float = 0.5,
     metadata: dict[str, Any] | None = None,
+    dtype: torch.dtype | str | None = None,
 ) -> dict[str, Any]:
     """Write ``model`` as safetensors with its pruned matrices in CSR (no pickle).
 
     Each targeted 2-D weight ``name`` with at least ``min_sparsity`` zeros is stored as
-    ``name.values`` (its dtype), ``name.crow_indices`` and ``name.col_indices`` (int32);
-    its shape, the model class and its ``config`` go in the header. Everything else is
-    stored dense. Returns the header.
+    ``name.values``, ``name.crow_indices`` (int32) and ``name.col_indices`` (int16 when the
+    matrix is at most 32,767 columns wide, else int32; lossless either way); its shape, the
+    model class and its ``config`` go in the header. Everything else is stored dense.
+
+    ``dtype`` (``torch.float16``, ``torch.bfloat16`` or their names) stores every floating
+    tensor, pruned values and dense tensors alike, in that precision; the header records
+    the model's dtype and :func:`load_sparse` casts back to it. This is lossy (about three
+    significant digits for float16) and halves the file. ``None`` keeps each tensor's
+    dtype. Returns the header.
+
+    Raises
+    ------
+    InputError
+        A stored weight holds NaN/inf, a value overflows float16, or ``dtype`` is not one
+        of :data:`STORAGE_DTYPES`.
     """
     from safetensors.torch import save_file
 
+    store = _storage_dtype(dtype)
     compiled = compile_patterns(patterns)
     tensors: dict[str, torch.Tensor] = {}
     shapes: dict[str, list[int]] = {}
+
+    def put(name: str, t: torch.Tensor) -> None:
+        if store is not None and t.is_floating_point() and t.dtype != store:
+            cast = t.to(store)
+            if torch.isinf(cast).any() and not torch.isinf(t).any():
+                raise InputError(f"{name} overflows {store}; store it as bfloat16 or float32")
+            t = cast
+        tensors[name] = t.contiguous().clone()
+
+    def put_csr(name: str, csr: torch.Tensor, shape: Sequence[int]) -> None:
+        put(f"{name}.values", csr.values())
+        tensors[f"{name}.crow_indices"] = csr.crow_indices().to(torch.int32)
+        tensors[f"{name}.col_indices"] = _col_indices(csr.col_indices(), shape[1])
+        shapes[name] = list(shape)
+
+    compute = None
     for name, t in model.state_dict().items():
         t = t.detach()
+        if compute is None and t.is_floating_point():
+            compute = t.dtype
         if t.dim() == 2 and matches(name, compiled) and t.layout == torch.strided:
             zeros = 1.0 - int(torch.count_nonzero(t)) / t.numel()
             if zeros >= min_sparsity:
                 if not torch.isfinite(t).all():
                     raise InputError(f"{name} holds NaN or inf")
-                csr = t.to_sparse_csr()
-                tensors[f"{name}.values"] = csr.values().contiguous()
-                tensors[f"{name}.crow_indices"] = csr.crow_indices().to(torch.int32)
-                tensors[f"{name}.col_indices"] = csr.col_indices().to(torch.int32)
-                shapes[name] = list(t.shape)
+                put_csr(name, t.to_sparse_csr(), t.shape)
                 continue
-        tensors[name] = t.contiguous().clone()
+        put(name, t)
     for name, mod in model.named_modules():  # already-converted SparseLinear layers
         if isinstance(mod, SparseLinear):
-            w = mod.weight
-            key = f"{name}.weight"
-            tensors[f"{key}.values"] = w.values().contiguous()
-            tensors[f"{key}.crow_indices"] = w.crow_indices().to(torch.int32)
-            tensors[f"{key}.col_indices"] = w.col_indices().to(torch.int32)
-            shapes[key] = [mod.out_features, mod.in_features]
+            compute = compute or mod.weight.dtype
+            put_csr(f"{name}.weight", mod.weight, (mod.out_features, mod.in_features))
     config = getattr(model, "config", None)
     header = {
         "format": FORMAT,
@@ -192,8 +228,19 @@ def save_sparse(
         "config": config.to_json_string() if config is not None else "{}",
         **{k: str(v) for k, v in (metadata or {}).items()},
     }
+    if store is not None and compute is not None:
+        header["compute_dtype"] = str(compute).removeprefix("torch.")
     save_file(tensors, str(path), metadata=header)
     return header
+
+
+def _storage_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    if dtype is None:
+        return None
+    by_name = STORAGE_DTYPES.get(dtype) if isinstance(dtype, str) else None
+    if by_name is None and dtype not in STORAGE_DTYPES.values():
+        raise InputError(f"dtype must be one of {', '.join(STORAGE_DTYPES)}, got {dtype!r}")
+    return by_name or dtype
 
 
 def load_sparse(path: str | Path, dense: bool = False) -> nn.Module:
@@ -245,6 +292,13 @@ def load_sparse(path: str | Path, dense: bool = False) -> nn.Module:
         else:
             csr[name] = w
     state.update(tensors)
+    compute = header.get("compute_dtype")
+    if compute is not None:
+        if compute not in STORAGE_DTYPES and compute != "float64":
+            raise DataError(f"unknown compute_dtype {compute!r}", path)
+        back = getattr(torch, compute)
+        state = {k: v.to(back) if v.is_floating_point() else v for k, v in state.items()}
+        csr = {k: w.to(back) for k, w in csr.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [m for m in missing if m not in csr]
     if unexpected or missing:
