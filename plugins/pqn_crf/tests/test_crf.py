@@ -240,3 +240,14 @@ def test_warm_start_and_path(hmm):
     assert nnz == sorted(nnz) and nnz[0] < nnz[-1]
     assert path[-1]["objective"] == pytest.approx(cold.objective_, rel=1e-7)
     np.testing.assert_allclose(path[-1]["coef"], cold.coef_, atol=1e-4)
+
+
+def test_crfsuite_peer_returns_whole_labels():
+    """Tags longer than any in the first sequence come back whole (not cut to its dtype)."""
+    X = [[{"w": "the"}, {"w": "dog"}], [{"w": "his"}, {"w": "cat"}]] * 10
+    Y = [np.array(["DT", "NN"]), np.array(["PRP$", "NN"])] * 10
+    peer = CRFsuiteCRF(c1=0.01, max_iterations=50).fit(X, Y)
+    pred = peer.predict(X[:2])
+    assert [p.tolist() for p in pred] == [["DT", "NN"], ["PRP$", "NN"]]
+    ints = CRFsuiteCRF(c1=0.01, max_iterations=50).fit(X, [np.array([0, 1]), np.array([2, 1])] * 10)
+    assert ints.predict(X[1:2])[0].tolist() == [2, 1]

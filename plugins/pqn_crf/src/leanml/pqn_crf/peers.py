@@ -128,14 +128,19 @@ class CRFsuiteCRF(ParamsMixin):
         self.log_ = list(trainer.logparser.iterations)
         self.tagger_ = crfsuite.Tagger()
         self.tagger_.open(str(self.model_path_))
-        self.labels_ = [str(v) for v in np.unique(np.concatenate([np.asarray(s) for s in y]))]
-        self._label_type = np.asarray(y[0]).dtype
+        self.classes_ = np.unique(np.concatenate([np.asarray(s) for s in y]))
+        self.labels_ = [str(v) for v in self.classes_]
+        # CRFsuite knows labels as strings: map them back to the training labels themselves
+        # (casting to the first sequence's dtype would cut "PRP$" to "PRP" when that
+        # sequence's longest tag has three characters)
+        self._index = {name: i for i, name in enumerate(self.labels_)}
         return self
 
     def predict(self, X: Sequence[Any]) -> list[np.ndarray]:
-        """CRFsuite's Viterbi labels (as the training labels' dtype)."""
+        """CRFsuite's Viterbi labels, as the training labels."""
         return [
-            np.asarray(self.tagger_.tag(crfsuite_items(seq))).astype(self._label_type) for seq in X
+            self.classes_[[self._index[t] for t in self.tagger_.tag(crfsuite_items(seq))]]
+            for seq in X
         ]
 
     def weights_for(
