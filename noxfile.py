@@ -2,9 +2,10 @@
 
 Sessions (``nox -l``; the default run is ``ci``):
 
-- ``ci`` (default): lint, tests-core and every tests-<plugin>, two at a time (``CI_JOBS``;
-  ``LEANML_CI_JOBS`` overrides), each in its own ``nox -s`` process and venv, each log printed
-  whole when it ends; then integration, alone.
+- ``ci`` (default): lint, tests-core, every tests-<plugin> and integration, two at a time
+  (``CI_JOBS``; ``LEANML_CI_JOBS`` overrides), longest first (``EXPECTED_S``) and integration
+  queued last, each in its own ``nox -s`` process and venv, each log printed whole when it
+  ends.
 - ``lint``: ruff check and ruff format --check over the whole repository (ruff pinned).
 - ``tests-core``: core alone (editable, ``[test,plot,dask]``): its unit tests.
 - ``tests-<plugin>``: one venv per plugin. First the isolation check: core and the plugin
@@ -13,7 +14,8 @@ Sessions (``nox -l``; the default run is ``ci``):
   ``[dask]`` and the plugin ``[test]``, editable: its tests (Dask ones included) and its
   benchmarks in smoke mode.
 - ``integration``: everything installed together (editable): discovery, the real shared data
-  sets, then each plugin's ``leanml demo --quick`` in its own process, failing if one takes
+  sets and the README's CLI tour on ``CI_JOBS`` pytest-xdist workers, then each plugin's
+  ``leanml demo --quick`` in its own process, ``CI_JOBS`` at a time, failing if one takes
   more than 60 s.
 - ``bench``: every plugin's pytest-benchmark suite at full size, every extra installed, no
   per-test timeout (not run by default).

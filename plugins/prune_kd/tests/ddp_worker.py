@@ -1,4 +1,7 @@
-"""Run by tests/test_ddp.py under torchrun (2 CPU processes, gloo): a sparsebert run."""
+"""Run by tests/test_ddp.py under torchrun (2 CPU processes, gloo): one method's run.
+
+python ddp_worker.py OUT [METHOD]   (METHOD: sparsebert, the default, or spd)
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ import torch
 import torch.distributed as dist
 
 
-def main(out: str) -> None:
+def main(out: str, method: str = "sparsebert") -> None:
     from transformers import BertConfig, BertForSequenceClassification
 
     from leanml.prune_kd.methods import PruneConfig, run_method
+    from leanml.prune_kd.spd import SPDConfig
     from leanml.prune_kd.training import EncodedData, TrainConfig
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -38,18 +42,19 @@ def main(out: str) -> None:
     ids = torch.randint(1, 64, (32, 12), generator=g)
     data = EncodedData(ids, torch.ones_like(ids), torch.randint(0, 3, (32,), generator=g))
     res = run_method(
-        "sparsebert",
+        method,
         data,
         teacher=teacher,
         pretrained=pre,
         prune=PruneConfig(sparsity=0.8, n_updates=2),
         config=TrainConfig(epochs=2, batch_size=8, lr=1e-3),
+        spd=SPDConfig(replacement_rate=0.5) if method == "spd" else None,
     )
-    if int(os.environ.get("RANK", "0")) == 0:
-        torch.save(res.model.state_dict(), out)
+    # every rank saves: DDP must leave them identical
+    torch.save(res.model.state_dict(), f"{out}.rank{os.environ.get('RANK', '0')}")
     if world > 1:
         dist.destroy_process_group()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])
