@@ -151,7 +151,7 @@ def test_bias_is_not_shrunk_as_C_falls(tiny, banana, loss, penalty):
                            np.flatnonzero(banana.y_train[:400] < 0)[:66]])  # fmt: skip
     kw = {"loss": loss, "penalty": penalty, "sigma": 1.0, "random_state": 0, "tol": 1e-10}
     for C in (1e-5, 1e-3):
-        model = RBClassifier(8, C=C, max_iter=10**5, **kw).fit(X[keep], y)
+        model = RBClassifier(8, C=C, fit_intercept=True, max_iter=10**5, **kw).fit(X[keep], y)
         assert abs(model.intercept_[0] - _limit(loss, y)) <= 0.02 + 20 * C, (C, model.intercept_)
         assert np.abs(model.coef_).max() <= 100 * C
     off = RBClassifier(8, C=1e-5, fit_intercept=False, max_iter=10**5, **kw).fit(X[keep], y)
@@ -178,7 +178,8 @@ def test_shifted_target_fits_as_well_as_the_centred_one(rng, solver):
 
 def test_estimator_margins_add_the_intercept_and_warm_start_keeps_it(banana):
     X, y = banana.X_train[:600], banana.y_train[:600]
-    model = RBClassifier(32, sigma=1.0, tol=1e-8, warm_start=True, random_state=0).fit(X, y)
+    kw = {"sigma": 1.0, "tol": 1e-8, "warm_start": True, "random_state": 0}
+    model = RBClassifier(32, fit_intercept=True, **kw).fit(X, y)
     assert model.intercept_.shape == (1,)
     design = S.RBDesign(model.binning_.transform_ids(X), model.binning_.grid_offsets_)
     assert np.allclose(model.decision_function(X), design.dot(model.coef_[:, 0]) + model.intercept_)
