@@ -292,3 +292,14 @@ def test_sample_weight_validation(banana):
     for bad, match in [(np.ones(3), "shape"), (-np.ones(50), ">= 0"), (np.zeros(50), "zero")]:
         with pytest.raises(InputError, match=match):
             RBClassifier(8).fit(X, y, sample_weight=bad)
+
+
+def test_regressor_takes_numeric_object_targets_and_refuses_others(rng):
+    X = rng.normal(size=(40, 2))
+    y = X[:, 0] * 3.0
+    as_objects = RBRegressor(16, sigma=1.0, random_state=0).fit(X, y.astype(object))
+    assert np.array_equal(
+        as_objects.coef_, RBRegressor(16, sigma=1.0, random_state=0).fit(X, y).coef_
+    )
+    with pytest.raises(InputError, match="Unknown label type"):
+        RBRegressor(16).fit(X, np.array(["a", 1.0] * 20, dtype=object))

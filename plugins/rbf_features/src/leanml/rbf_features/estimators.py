@@ -499,6 +499,11 @@ class RBRegressor(RegressorMixin, _RBBase):
         if solver not in allowed[self.penalty]:
             raise ParameterError(f"solver {solver!r} does not do penalty={self.penalty!r}")
         X, y, sample_weight = self._check_Xyw(X, y, sample_weight)
+        if y.dtype == object:  # numbers stored as objects are numbers; anything else is not
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError):
+                raise InputError("Unknown label type: y of dtype object is not numeric") from None
         if y.ndim not in (1, 2) or not np.issubdtype(y.dtype, np.number):
             raise InputError(f"y must be numeric of shape (n,) or (n, K), got {y.shape} {y.dtype}")
         y = y.astype(np.float64)
