@@ -111,6 +111,10 @@ def test_l1_equals_the_sequential_numpy_sweep(problem, loss):
     w_seq = _reference.l1_prox_sweep(Z, y, np.zeros(Z.shape[1]), C, loss, n_epochs=30)
     assert np.allclose(w, w_seq, rtol=1e-9, atol=1e-12)
     assert np.count_nonzero(w) < w.size  # the L1 step produces exact zeros
+    w, b = S.solve_l1(design, y, C, loss=loss, max_iter=30, tol=0.0, fit_intercept=True)
+    w_seq, b_seq = _reference.l1_prox_sweep(Z, y, np.zeros(Z.shape[1]), C, loss, 30, True)
+    assert np.allclose(w, w_seq, rtol=1e-9, atol=1e-12) and np.isclose(b, b_seq, rtol=1e-9)
+    assert b != 0.0
 
 
 # Runs in a fresh interpreter with a 2-thread Numba pool, whatever this process was given.
@@ -129,6 +133,9 @@ runs = {
     "bcd": lambda: S.solve_ridge_bcd_targets(design, Y, 0.5, tol=0.0, max_iter=20),
     "dcd": lambda: S.solve_svm_targets(design, Y, 1.0, tol=1e-6, max_iter=50),
     "dcd-b": lambda: S.solve_svm_targets(design, Y, 1.0, tol=1e-6, max_iter=50, fit_intercept=True),
+    "bcd-b": lambda: S.solve_ridge_bcd_targets(
+        design, Y, 0.5, tol=0.0, max_iter=20, fit_intercept=True
+    ),
     "l1-b": lambda: S.solve_l1_targets(
         design, Y, 1.0, loss="logistic", tol=0.0, max_iter=20, fit_intercept=True
     ),
@@ -158,7 +165,7 @@ def test_parallel_targets_use_two_threads_and_equal_one_thread():
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == [
-        w for n in ("l1", "bcd", "dcd", "dcd-b", "l1-b") for w in (n, "ok")
+        w for n in ("l1", "bcd", "dcd", "dcd-b", "bcd-b", "l1-b") for w in (n, "ok")
     ]
 
 
