@@ -82,15 +82,18 @@ def test_warm_start_adds_grids_and_carries_weights(banana, monkeypatch):
     one_cold = RBClassifier(64, max_iter=1, **kw).fit(X, y)
     design = S.RBDesign(model.binning_.transform_ids(X), model.binning_.grid_offsets_)
     t = np.where(y == model.classes_[1], 1.0, -1.0)
-    best = S.logistic_objective(design, t, cold.coef_[:, 0], 1.0)
-    warm_gap = S.logistic_objective(design, t, model.coef_[:, 0], 1.0) - best
-    cold_gap = S.logistic_objective(design, t, one_cold.coef_[:, 0], 1.0) - best
+    best = S.logistic_objective(design, t, cold.coef_[:, 0], 1.0, b=cold.intercept_[0])
+    warm_gap = S.logistic_objective(design, t, model.coef_[:, 0], 1.0, b=model.intercept_[0]) - best
+    cold_gap = (
+        S.logistic_objective(design, t, one_cold.coef_[:, 0], 1.0, b=one_cold.intercept_[0]) - best
+    )
     assert warm_gap < 1e-6 * best < cold_gap
 
 
 def test_warm_start_keeps_the_dual_of_dcd(banana):
     X, y = banana.X_train[:800], banana.y_train[:800]
-    kw = {"sigma": 1.0, "random_state": 4, "tol": 1e-8, "max_iter": 100_000}
+    # the intercept's warm start is tested in test_intercept.py
+    kw = {"sigma": 1.0, "random_state": 4, "tol": 1e-8, "max_iter": 100_000, "fit_intercept": False}
     model = RBClassifier(32, warm_start=True, **kw).fit(X, y)
     full_iter = model.n_iter_
     model.fit(X, y)  # the same problem, started from its own solution
@@ -101,9 +104,14 @@ def test_warm_start_keeps_the_dual_of_dcd(banana):
     cold = RBClassifier(64, **kw).fit(X, y)
     design = S.RBDesign(model.binning_.transform_ids(X), model.binning_.grid_offsets_)
     t = np.where(y == model.classes_[1], 1.0, -1.0)
-    best = S.svm_objective(design, t, cold.coef_[:, 0], 1.0, False)
-    warm_gap = S.svm_objective(design, t, model.coef_[:, 0], 1.0, False) - best
-    cold_gap = S.svm_objective(design, t, one_cold.coef_[:, 0], 1.0, False) - best
+    best = S.svm_objective(design, t, cold.coef_[:, 0], 1.0, False, b=cold.intercept_[0])
+    warm_gap = (
+        S.svm_objective(design, t, model.coef_[:, 0], 1.0, False, b=model.intercept_[0]) - best
+    )
+    cold_gap = (
+        S.svm_objective(design, t, one_cold.coef_[:, 0], 1.0, False, b=one_cold.intercept_[0])
+        - best
+    )
     assert 0 <= warm_gap < cold_gap / 3, (warm_gap, cold_gap)
 
 
@@ -284,3 +292,14 @@ def test_sample_weight_validation(banana):
     for bad, match in [(np.ones(3), "shape"), (-np.ones(50), ">= 0"), (np.zeros(50), "zero")]:
         with pytest.raises(InputError, match=match):
             RBClassifier(8).fit(X, y, sample_weight=bad)
+
+
+def test_regressor_takes_numeric_object_targets_and_refuses_others(rng):
+    X = rng.normal(size=(40, 2))
+    y = X[:, 0] * 3.0
+    as_objects = RBRegressor(16, sigma=1.0, random_state=0).fit(X, y.astype(object))
+    assert np.array_equal(
+        as_objects.coef_, RBRegressor(16, sigma=1.0, random_state=0).fit(X, y).coef_
+    )
+    with pytest.raises(InputError, match="Unknown label type"):
+        RBRegressor(16).fit(X, np.array(["a", 1.0] * 20, dtype=object))

@@ -111,6 +111,10 @@ def test_l1_equals_the_sequential_numpy_sweep(problem, loss):
     w_seq = _reference.l1_prox_sweep(Z, y, np.zeros(Z.shape[1]), C, loss, n_epochs=30)
     assert np.allclose(w, w_seq, rtol=1e-9, atol=1e-12)
     assert np.count_nonzero(w) < w.size  # the L1 step produces exact zeros
+    w, b = S.solve_l1(design, y, C, loss=loss, max_iter=30, tol=0.0, fit_intercept=True)
+    w_seq, b_seq = _reference.l1_prox_sweep(Z, y, np.zeros(Z.shape[1]), C, loss, 30, True)
+    assert np.allclose(w, w_seq, rtol=1e-9, atol=1e-12) and np.isclose(b, b_seq, rtol=1e-9)
+    assert b != 0.0
 
 
 # Runs in a fresh interpreter with a 2-thread Numba pool, whatever this process was given.
@@ -127,19 +131,25 @@ Y = np.where(labels[None, :] == np.arange(4)[:, None], 1.0, -1.0)
 runs = {
     "l1": lambda: S.solve_l1_targets(design, Y, 1.0, loss="logistic", tol=0.0, max_iter=20),
     "bcd": lambda: S.solve_ridge_bcd_targets(design, Y, 0.5, tol=0.0, max_iter=20),
-    "dcd": lambda: S.solve_svm_targets(design, Y, 1.0, tol=1e-6, max_iter=50)[0:4:2] + (
-        S.solve_svm_targets(design, Y, 1.0, tol=1e-6, max_iter=50)[3],
+    "dcd": lambda: S.solve_svm_targets(design, Y, 1.0, tol=1e-6, max_iter=50),
+    "dcd-b": lambda: S.solve_svm_targets(design, Y, 1.0, tol=1e-6, max_iter=50, fit_intercept=True),
+    "bcd-b": lambda: S.solve_ridge_bcd_targets(
+        design, Y, 0.5, tol=0.0, max_iter=20, fit_intercept=True
+    ),
+    "l1-b": lambda: S.solve_l1_targets(
+        design, Y, 1.0, loss="logistic", tol=0.0, max_iter=20, fit_intercept=True
     ),
 }
 assert numba.config.NUMBA_NUM_THREADS == 2
 for name, run in runs.items():
     numba.set_num_threads(1)
-    W1, it1, th1 = run()
+    (W1, b1, *_, it1, th1) = run()
     numba.set_num_threads(2)
-    W2, it2, th2 = run()
+    (W2, b2, *_, it2, th2) = run()
     assert len(set(th1)) == 1, (name, th1)
     assert len(set(th2)) == 2, (name, th2)  # both threads solved targets
     assert np.array_equal(W1, W2) and np.array_equal(it1, it2), name
+    assert np.array_equal(b1, b2), name
     print(name, "ok")
 """
 
@@ -154,7 +164,9 @@ def test_parallel_targets_use_two_threads_and_equal_one_thread():
         [sys.executable, "-c", _THREADS_SCRIPT], env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split() == ["l1", "ok", "bcd", "ok", "dcd", "ok"]
+    assert out.stdout.split() == [
+        w for n in ("l1", "bcd", "dcd", "dcd-b", "bcd-b", "l1-b") for w in (n, "ok")
+    ]
 
 
 @pytest.mark.parametrize("solver", ["l1", "bcd", "dcd"])
@@ -162,10 +174,10 @@ def test_targets_equal_separate_single_target_solves(problem, solver):
     design, _, y = problem
     Y = np.stack([y, -y, np.roll(y, 7)])
     if solver == "l1":
-        W, _, _ = S.solve_l1_targets(design, Y, 1.0, loss="logistic", max_iter=20)
+        W, *_ = S.solve_l1_targets(design, Y, 1.0, loss="logistic", max_iter=20)
         one = [S.solve_l1(design, t, 1.0, loss="logistic", max_iter=20) for t in Y]
     elif solver == "bcd":
-        W, _, _ = S.solve_ridge_bcd_targets(design, Y, 0.5, max_iter=20)
+        W, *_ = S.solve_ridge_bcd_targets(design, Y, 0.5, max_iter=20)
         one = [S.solve_ridge_bcd(design, t, 0.5, max_iter=20) for t in Y]
     else:
         W, *_ = S.solve_svm_targets(design, Y, 1.0, tol=1e-3)

@@ -238,14 +238,16 @@ def column_index(cols, grid_offsets):
 
 
 @njit(cache=True, nogil=True)
-def dcd_svm(cols, y, v, cost, squared, tol, max_iter, seed, w, alpha):
+def dcd_svm(cols, y, v, cost, squared, tol, max_iter, seed, w, alpha, bias):
     """Dual coordinate descent for the L2-regularised (squared) hinge loss SVM.
 
     LIBLINEAR's algorithm (Hsieh et al., ICML 2008) with its shrinking heuristic, on
-    min_w 1/2 ||w||^2 + sum_i cost_i loss(y_i w.z_i). Because ||z_i|| = 1 exactly, Q_ii = 1
-    (plus 1/(2 cost_i) for the squared hinge). ``w`` and ``alpha`` are updated in place: a
-    warm start passes the previous ``alpha`` and the matching ``w = sum_i alpha_i y_i z_i``.
-    Rows with ``cost_i = 0`` must not be passed. Returns the number of outer iterations.
+    min_w 1/2 ||w||^2 + sum_i cost_i loss(y_i (w.z_i + bias)) for a fixed ``bias``. Because
+    ||z_i|| = 1 exactly, Q_ii = 1 (plus 1/(2 cost_i) for the squared hinge); the fixed bias
+    only shifts the linear term of the dual, 1 - y_i bias in place of 1. ``w`` and ``alpha``
+    are updated in place: a warm start passes the previous ``alpha`` and the matching
+    ``w = sum_i alpha_i y_i z_i``. Rows with ``cost_i = 0`` must not be passed. Returns the
+    number of outer iterations.
     """
     n, R = cols.shape
     index = np.arange(n)
@@ -269,7 +271,7 @@ def dcd_svm(cols, y, v, cost, squared, tol, max_iter, seed, w, alpha):
             acc = 0.0
             for r in range(R):
                 acc += w[cols[i, r]]
-            g = y[i] * v * acc - 1.0 + diag * alpha[i]
+            g = y[i] * (v * acc + bias) - 1.0 + diag * alpha[i]
             pg = 0.0
             if alpha[i] == 0.0:
                 if g > pg_max_old:
@@ -308,18 +310,98 @@ def dcd_svm(cols, y, v, cost, squared, tol, max_iter, seed, w, alpha):
     return it
 
 
+@njit(cache=True, nogil=True)
+def _bias_step(alpha, y, cost, squared, g, width):
+    # Newton estimate |g / g'(b)|: moving b by t moves each free alpha_i by about -y_i t / Q_ii
+    # (bounded ones stay), so g'(b) ~ -sum_free 1 / Q_ii; 1 (the margins' scale) if none is free
+    slope = 0.0
+    for i in range(alpha.shape[0]):
+        if squared:
+            if alpha[i] > 0.0:
+                slope += 1.0 / (1.0 + 0.5 / cost[i])
+        elif 0.0 < alpha[i] < cost[i]:
+            slope += 1.0
+    return max(abs(g) / slope, width) if slope > 0.0 else 1.0
+
+
+@njit(cache=True, nogil=True)
+def dcd_svm_intercept(cols, y, v, cost, squared, tol, max_iter, seed, w, alpha, bias):
+    """``dcd_svm`` with an unpenalised bias b, found as the root of the dual's constraint.
+
+    With b free, the dual gains the equality constraint sum_i alpha_i y_i = 0, whose
+    Lagrange multiplier is b. For a fixed b, ``dcd_svm`` minimises over w exactly (the box
+    does not depend on b), giving P(b) = min_w f(w, b), convex in b with derivative
+    P'(b) = -sum_i alpha_i(b) y_i (Danskin), non-decreasing in b. The optimal b is its root:
+    bracket it by doubling steps from ``bias`` (the start value), then regula falsi with
+    the Illinois modification until the bracket is narrower than ``tol / 10`` (margins move
+    by b, so this matches the dual CD's own tolerance on margins). The first step is the
+    Newton estimate ``_bias_step``, so a warm start near the optimum needs two solves. Each
+    dual CD solve is warm-started from the previous one's alpha. Unlike alternating w- and
+    b-updates, this is exact for the non-smooth hinge too. Returns ``(dual CD epochs in all,
+    b)``.
+    """
+    width = max(0.1 * tol, 1e-12)
+    args = (cols, y, v, cost, squared, tol, max_iter, seed, w, alpha)
+    total = dcd_svm(*args, bias)
+    g = np.sum(alpha * y)
+    if g == 0.0:
+        return total, bias
+    direction = 1.0 if g > 0.0 else -1.0  # g(b) = sum alpha y falls as b grows
+    lo, g_lo = bias, g
+    step = _bias_step(alpha, y, cost, squared, g, width)
+    hi = lo + direction * step
+    total += dcd_svm(*args, hi)
+    g_hi = np.sum(alpha * y)
+    while g_hi * direction > 0.0 and step < 1e12:  # still the same sign: move further
+        lo, g_lo = hi, g_hi
+        step *= 2.0
+        hi = lo + direction * step
+        total += dcd_svm(*args, hi)
+        g_hi = np.sum(alpha * y)
+    b, g = hi, g_hi
+    side = 0
+    for _ in range(200):
+        if g == 0.0 or abs(hi - lo) <= width * max(1.0, abs(b)):
+            break
+        b = hi - g_hi * (hi - lo) / (g_hi - g_lo)
+        if not (min(lo, hi) < b < max(lo, hi)):  # rounding at the ends: bisect
+            b = 0.5 * (lo + hi)
+        total += dcd_svm(*args, b)
+        g = np.sum(alpha * y)
+        if g * g_hi > 0.0:
+            hi, g_hi = b, g
+            if side == 1:
+                g_lo *= 0.5  # Illinois: the stale end's value is halved
+            side = 1
+        else:
+            lo, g_lo = b, g
+            if side == -1:
+                g_hi *= 0.5
+            side = -1
+    return total, b  # w and alpha belong to the last solve, at b
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def dcd_svm_classes(cols, Y, v, cost, squared, tol, max_iter, seed, W, A, threads):
+def dcd_svm_classes(
+    cols, Y, v, cost, squared, tol, max_iter, seed, W, A, B, fit_intercept, threads
+):
     """``dcd_svm`` for each row of ``Y`` (+1/-1 targets) with duals ``A[k]``, targets in parallel.
 
-    Each target reseeds Numba's generator with ``seed``, so the result does not depend on
-    which thread runs it. Returns the iterations of each target.
+    ``B[k]`` is target k's bias: fixed, or with ``fit_intercept`` the start of its search
+    (``dcd_svm_intercept``), overwritten with the result. Each target reseeds Numba's
+    generator with ``seed``, so the result does not depend on which thread runs it. Returns
+    the iterations of each target.
     """
     K = Y.shape[0]
     iters = np.zeros(K, dtype=np.int64)
     for k in prange(K):
         threads[k] = get_thread_id()
-        iters[k] = dcd_svm(cols, Y[k], v, cost, squared, tol, max_iter, seed, W[k], A[k])
+        if fit_intercept:
+            iters[k], B[k] = dcd_svm_intercept(
+                cols, Y[k], v, cost, squared, tol, max_iter, seed, W[k], A[k], B[k]
+            )
+        else:
+            iters[k] = dcd_svm(cols, Y[k], v, cost, squared, tol, max_iter, seed, W[k], A[k], B[k])
     return iters
 
 
@@ -341,22 +423,48 @@ def _ridge_epoch(ptr, rows, grid_offsets, resid, w, weight, v, alpha):
     return biggest
 
 
+@njit(cache=True, nogil=True)
+def _ridge_bias_step(resid, weight):
+    # the exact minimiser over the unpenalised bias alone: the weighted mean residual
+    acc, mass = 0.0, 0.0
+    for i in range(resid.shape[0]):
+        acc += weight[i] * resid[i]
+        mass += weight[i]
+    delta = acc / mass
+    for i in range(resid.shape[0]):
+        resid[i] -= delta
+    return delta
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def ridge_bcd_targets(ptr, rows, grid_offsets, Resid, W, weight, v, alpha, tol, max_iter, threads):
+def ridge_bcd_targets(
+    ptr, rows, grid_offsets, Resid, W, B, fit_intercept, weight, v, alpha, tol, max_iter, threads
+):
     """Exact block coordinate descent for ridge, one grid (block) at a time, for each target.
 
-    Minimises 1/2 sum_i weight_i (z_i.w - y_i)^2 + alpha/2 ||w||^2 with ``Resid[k] = y_k - Z w_k``
-    kept in sync; targets run in parallel. Stops when the largest single-bin step of an
-    epoch is below ``tol`` times the largest weight. Returns the epochs of each target.
+    Minimises 1/2 sum_i weight_i (z_i.w + b - y_i)^2 + alpha/2 ||w||^2 with
+    ``Resid[k] = y_k - Z w_k - B[k]`` kept in sync; targets run in parallel. With
+    ``fit_intercept`` each epoch starts with the exact step on the unpenalised bias ``B[k]``
+    (the first one centres y); otherwise ``B`` stays as given. Stops when the largest
+    single step of an epoch (bias included) is below ``tol`` times the largest weight
+    (bias excluded, so that adding a constant to y does not loosen the test). Returns the epochs of
+    each target.
     """
     K = W.shape[0]
     iters = np.zeros(K, dtype=np.int64)
     for k in prange(K):
         threads[k] = get_thread_id()
         for it in range(max_iter):
-            step = _ridge_epoch(ptr, rows, grid_offsets, Resid[k], W[k], weight, v, alpha)
+            step = 0.0
+            if fit_intercept:
+                delta = _ridge_bias_step(Resid[k], weight)
+                B[k] += delta
+                step = abs(delta)
+            step = max(
+                step, _ridge_epoch(ptr, rows, grid_offsets, Resid[k], W[k], weight, v, alpha)
+            )
             iters[k] = it + 1
-            if step <= tol * max(np.abs(W[k]).max(), 1e-12):
+            if step <= tol * max(np.abs(W[k]).max(), 1e-12):  # not |b|: shift-invariant
                 break
     return iters
 
@@ -401,23 +509,48 @@ def _l1_epoch(ptr, rows, grid_offsets, margins, y, w, cost, v, kind, curvature):
     return biggest
 
 
+@njit(cache=True, nogil=True)
+def _l1_bias_step(margins, y, cost, kind, curvature):
+    # the unpenalised bias: a Newton step with the loss's curvature bound L (exact for the
+    # square loss; for the others it minimises a quadratic majoriser, so it never ascends)
+    g, mass = 0.0, 0.0
+    for i in range(margins.shape[0]):
+        g += cost[i] * _loss_grad(kind, margins[i], y[i])
+        mass += cost[i]
+    delta = -g / (curvature * mass)
+    for i in range(margins.shape[0]):
+        margins[i] += delta
+    return delta
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def l1_prox_targets(
-    ptr, rows, grid_offsets, M, Y, W, cost, v, kind, curvature, tol, max_iter, threads
-):
+    ptr, rows, grid_offsets, M, Y, W, B, fit_intercept, cost, v, kind, curvature, tol, max_iter,
+    threads,
+):  # fmt: skip
     """The paper's L1 proximal coordinate descent, for each target, targets in parallel.
 
-    Minimises ||w||_1 + sum_i cost_i loss(m_i, y_i) with ``M[k] = Z w_k`` kept in sync; w_b <-
-    soft(w_b - g/H, 1/H) bin by bin (L bounds loss''). Stops when the largest step of an
-    epoch is below ``tol`` times the largest weight. Returns the epochs of each target.
+    Minimises ||w||_1 + sum_i cost_i loss(m_i, y_i), m = Z w + b, with ``M[k] = Z w_k + B[k]``
+    kept in sync; w_b <- soft(w_b - g/H, 1/H) bin by bin (L bounds loss''). With
+    ``fit_intercept`` each epoch starts with a step on the unpenalised bias ``B[k]``. Stops
+    when the largest step of an epoch is below ``tol`` times the largest weight. Returns the
+    epochs of each target.
     """
     K = W.shape[0]
     iters = np.zeros(K, dtype=np.int64)
     for k in prange(K):
         threads[k] = get_thread_id()
         for it in range(max_iter):
-            step = _l1_epoch(ptr, rows, grid_offsets, M[k], Y[k], W[k], cost, v, kind, curvature)
+            step = 0.0
+            if fit_intercept:
+                delta = _l1_bias_step(M[k], Y[k], cost, kind, curvature)
+                B[k] += delta
+                step = abs(delta)
+            step = max(
+                step,
+                _l1_epoch(ptr, rows, grid_offsets, M[k], Y[k], W[k], cost, v, kind, curvature),
+            )
             iters[k] = it + 1
-            if step <= tol * max(np.abs(W[k]).max(), 1e-12):
+            if step <= tol * max(np.abs(W[k]).max(), 1e-12):  # not |b|: shift-invariant
                 break
     return iters

@@ -57,26 +57,38 @@ def dcd_svm(Z, y, C: float, squared: bool, n_epochs: int, seed: int = 0) -> np.n
     return w
 
 
-def l1_prox_sweep(Z, y, w, C: float, loss: str, n_epochs: int) -> np.ndarray:
-    """Sequential proximal coordinate descent, column by column, on explicit CSR ``Z``."""
+def _slope(loss: str, m: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if loss == "squared":
+        return m - y
+    if loss == "squared_hinge":
+        return -2.0 * y * np.maximum(0.0, 1.0 - y * m)
+    return -y / (1.0 + np.exp(y * m))
+
+
+def l1_prox_sweep(
+    Z, y, w, C: float, loss: str, n_epochs: int, fit_intercept: bool = False
+) -> np.ndarray | tuple[np.ndarray, float]:
+    """Sequential proximal coordinate descent, column by column, on explicit CSR ``Z``.
+
+    With ``fit_intercept`` each epoch starts with the step b -= g_b / (L sum_i C) on the
+    unpenalised bias (L the loss's curvature bound); returns ``(w, b)`` then."""
     Zc = Z.tocsc()
     w = w.copy()
+    b = 0.0
     m = Z @ w
     curvature = {"squared": 1.0, "squared_hinge": 2.0, "logistic": 0.25}[loss]
     for _ in range(n_epochs):
+        if fit_intercept:
+            step = -C * _slope(loss, m, y).sum() / (curvature * C * len(y))
+            b += step
+            m += step
         for c in range(Z.shape[1]):
             rows = Zc.indices[Zc.indptr[c] : Zc.indptr[c + 1]]
             vals = Zc.data[Zc.indptr[c] : Zc.indptr[c + 1]]
-            if loss == "squared":
-                d = m[rows] - y[rows]
-            elif loss == "squared_hinge":
-                d = -2.0 * y[rows] * np.maximum(0.0, 1.0 - y[rows] * m[rows])
-            else:
-                d = -y[rows] / (1.0 + np.exp(y[rows] * m[rows]))
-            g = C * np.dot(d, vals)
+            g = C * np.dot(_slope(loss, m[rows], y[rows]), vals)
             h = C * curvature * np.dot(vals, vals)
             z = w[c] - g / h
             new = np.sign(z) * max(abs(z) - 1.0 / h, 0.0)
             m[rows] += (new - w[c]) * vals
             w[c] = new
-    return w
+    return (w, b) if fit_intercept else w

@@ -263,18 +263,21 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         theirs = (old._aT, old._bT, old._PT)
         return all(np.array_equal(a, b[:, :R0]) for a, b in zip(theirs, mine, strict=True))
 
-    def _fit_ids(self, X: Any, previous: tuple | None = None) -> np.ndarray:
+    def _fit_ids(
+        self, X: Any, previous: tuple | None = None, sample_weight: Any = None
+    ) -> np.ndarray:
         """Fit on ``X``; return the training rows' (n, R) column ids.
 
         ``previous = (binning, cols)``: a binning fitted on the same rows, and its ids. If
         its grids are this one's first grids, only the new grids are binned.
+        ``sample_weight`` only enters the automatic bandwidth.
         """
         self._check_params()
         X = _validate_X(X)
         n, R = X.shape[0], int(self.n_grids)
         self.n_features_in_ = X.shape[1]
         auto = self.sigma is None or self.sigma == "auto"
-        self.sigma_ = median_l1_sigma(X) if auto else float(self.sigma)
+        self.sigma_ = median_l1_sigma(X, sample_weight=sample_weight) if auto else float(self.sigma)
         self._draw_grids(X.shape[1])
         self._check_range(X)
         old, old_cols = previous if previous is not None else (None, None)
@@ -333,17 +336,20 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
             _kernels.transform_bins(self._keys(X), self.grid_offsets_[:-1], *self._tables, cols)
         return cols
 
-    def fit_transform_ids(self, X: Any, previous: tuple | None = None) -> np.ndarray:
+    def fit_transform_ids(
+        self, X: Any, previous: tuple | None = None, sample_weight: Any = None
+    ) -> np.ndarray:
         """``fit(X)`` then the compact column ids of the training rows (no second binning).
 
         ``previous = (binning, cols)`` from a fit on the same rows with the same seed: its
         grids are kept and only the additional ones are binned (warm start).
+        ``sample_weight`` (n,) weights the rows for ``sigma="auto"`` (as repeated rows).
         """
         shape = getattr(X, "shape", (0, 0))
         R = self.n_grids if isinstance(self.n_grids, (int, np.integer)) else 1  # checked later
         work = shape[0] * (shape[1] if len(shape) > 1 else 1) * int(R)
         with serial_below(work):
-            return self._fit_ids(X, previous)
+            return self._fit_ids(X, previous, sample_weight)
 
     def ids_to_csr(self, cols: np.ndarray) -> sp.csr_matrix:
         """The n x D CSR matrix of a compact id array (entries 1/sqrt(R), -1 dropped)."""

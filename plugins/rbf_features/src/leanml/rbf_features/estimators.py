@@ -99,9 +99,12 @@ class _RBBase(BaseEstimator):
                 raise InputError("sample_weight is zero everywhere")
         return X, y, sample_weight
 
-    def _fit_design(self, X: Any, key: str) -> tuple[RBDesign, tuple | None, bool]:
-        """Bin X. Returns the design, the old/new grid offsets when the previous primal
-        weights map onto the new columns, and whether the rows are those of the last fit."""
+    def _fit_design(
+        self, X: Any, key: str, sample_weight: Any = None
+    ) -> tuple[RBDesign, tuple | None, bool]:
+        """Bin X (``sample_weight`` weights the rows of the automatic bandwidth). Returns
+        the design, the old/new grid offsets when the previous primal weights map onto the
+        new columns, and whether the rows are those of the last fit."""
         old = getattr(self, "binning_", None) if self.warm_start else None
         binning = RandomBinningFeatures(
             n_grids=self.n_grids,
@@ -111,7 +114,8 @@ class _RBBase(BaseEstimator):
         )
         same_rows = old is not None and getattr(self, "_data_key", None) == key
         kept = getattr(self, "_train_cols", None)
-        cols = binning.fit_transform_ids(X, (old, kept) if same_rows and kept is not None else None)
+        previous = (old, kept) if same_rows and kept is not None else None
+        cols = binning.fit_transform_ids(X, previous, sample_weight)
         if self.warm_start:  # the next warm fit bins only the grids it adds
             self._train_cols = cols
         elif hasattr(self, "_train_cols"):
@@ -167,6 +171,34 @@ def _carry(w_old: np.ndarray, offsets: tuple[np.ndarray, np.ndarray]) -> np.ndar
     return w
 
 
+def _newton_targets(
+    design: RBDesign,
+    targets: np.ndarray,
+    C: float,
+    start: np.ndarray | None,
+    fit_intercept: bool,
+    b0: np.ndarray | None,
+    kw: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Trust-region Newton for each one-vs-rest target in turn: ``(W (D, K), b (K,), n_iter)``."""
+    W, B, n_iter = np.zeros((design.n_columns, len(targets))), np.zeros(len(targets)), []
+    for k, t in enumerate(targets):
+        out = solvers.solve_logistic(
+            design,
+            t,
+            C,
+            w0=None if start is None else start[:, k],
+            return_n_iter=True,
+            fit_intercept=fit_intercept,
+            b0=0.0 if b0 is None else float(b0[k]),
+            **kw,
+        )
+        W[:, k], n_iter = out[0], [*n_iter, out[-1]]
+        if fit_intercept:
+            B[k] = out[1]
+    return W, B, np.array(n_iter)
+
+
 class RBClassifier(ClassifierMixin, _RBBase):
     """Random Binning features + a linear classifier trained by a tailored solver.
 
@@ -188,6 +220,16 @@ class RBClassifier(ClassifierMixin, _RBBase):
         L1 is available for "squared_hinge" and "logistic".
     C : float, default=1.0
         Weight of the loss: min reg(w) + C sum_i s_i loss_i, as LIBLINEAR.
+    fit_intercept : bool, default=False
+        Add an unpenalised bias b to the margins, w.z(x) + b (the penalty covers w only,
+        unlike LIBLINEAR's penalised augmented feature). Primal solvers update b as one
+        more coordinate; dual CD finds it as the multiplier of the dual's equality
+        constraint by a root search, a few warm-started dual CD solves (see
+        :mod:`leanml.rbf_features.solvers`). Off by default, unlike scikit-learn's linear
+        classifiers: the bins of a grid partition the space, so a constant is already
+        representable (penalised like every weight, lightly: R grids share it), and on the
+        registered data sets the free bias changed test accuracy by -0.2 to +0.7 points
+        while the default dual CD took 1.2-2.4x longer (plugin README).
     class_weight : dict, "balanced" or None
         Multiplies the weight of each sample by its class's weight (in every one-vs-rest
         problem), as ``compute_sample_weight``.
@@ -209,7 +251,9 @@ class RBClassifier(ClassifierMixin, _RBBase):
 
     Attributes
     ----------
-    classes_, coef_ (D, K'), n_iter_ (largest over one-vs-rest problems), binning_
+    classes_, coef_ (D, K'), intercept_ (K',) (zeros without ``fit_intercept``), n_iter_
+    (largest over one-vs-rest problems; dual CD with an intercept counts the epochs of all
+    the search's solves), binning_. K' = 1 for two classes, else the number of classes.
     """
 
     def __init__(
@@ -220,6 +264,7 @@ class RBClassifier(ClassifierMixin, _RBBase):
         loss: str = "hinge",
         penalty: str = "l2",
         C: float = 1.0,
+        fit_intercept: bool = False,
         class_weight: Any = None,
         solver: str | None = None,
         tol: float | None = None,
@@ -234,6 +279,7 @@ class RBClassifier(ClassifierMixin, _RBBase):
         self.loss = loss
         self.penalty = penalty
         self.C = C
+        self.fit_intercept = fit_intercept
         self.class_weight = class_weight
         self.solver = solver
         self.tol = tol
@@ -285,14 +331,18 @@ class RBClassifier(ClassifierMixin, _RBBase):
         if len(classes) < 2:
             found = f"one class only ({classes[0]!r})" if len(classes) else "no labels"
             raise InputError(f"y has {found}; a classifier needs two")
+        row_weight = sample_weight  # as repeated rows, for the bandwidth; not the class weights
         if self.class_weight is not None:
             cw = compute_sample_weight(self.class_weight, y)
             sample_weight = cw if sample_weight is None else sample_weight * cw
         key = _fingerprint(X, encoded, *(() if sample_weight is None else (sample_weight,)))
         old_coef, old_dual = getattr(self, "coef_", None), getattr(self, "_dual", None)
+        old_b = getattr(self, "intercept_", None)
         K = 1 if len(classes) == 2 else len(classes)
+        fit_b = bool(self.fit_intercept)
+        b0 = old_b if self.warm_start and old_b is not None and old_b.shape == (K,) else None
         with self._threads(X, K):
-            design, carry, same_rows = self._fit_design(X, key)
+            design, carry, same_rows = self._fit_design(X, key, row_weight)
             self.classes_ = classes
             targets = np.where(encoded[None, :] == (np.arange(K)[:, None] + (K == 1)), 1.0, -1.0)
             kw: dict[str, Any] = {"max_iter": self.max_iter, "sample_weight": sample_weight}
@@ -303,36 +353,37 @@ class RBClassifier(ClassifierMixin, _RBBase):
                 if dual0 is not None and dual0.shape != targets.shape:
                     dual0 = None
                 seed = int(np.random.default_rng(self.random_state).integers(2**31))
-                self.coef_, self._dual, n_iter, _ = solvers.solve_svm_targets(
+                self.coef_, self.intercept_, self._dual, n_iter, _ = solvers.solve_svm_targets(
                     design,
                     targets,
                     self.C,
                     squared=self.loss == "squared_hinge",
                     random_state=seed,
                     dual0=dual0 if self.warm_start else None,
+                    fit_intercept=fit_b,
+                    b0=b0,
                     **kw,
                 )
             else:
                 start = None
                 if carry is not None and old_coef is not None and old_coef.shape[1] == K:
                     start = _carry(old_coef, carry)
+                if start is None:
+                    b0 = None
                 if solver == "newton":
-                    runs = [
-                        solvers.solve_logistic(
-                            design,
-                            t,
-                            self.C,
-                            w0=None if start is None else start[:, k],
-                            return_n_iter=True,
-                            **kw,
-                        )
-                        for k, t in enumerate(targets)
-                    ]
-                    self.coef_ = np.stack([w for w, _ in runs], axis=1)
-                    n_iter = np.array([it for _, it in runs])
+                    self.coef_, self.intercept_, n_iter = _newton_targets(
+                        design, targets, self.C, start, fit_b, b0, kw
+                    )
                 else:
-                    self.coef_, n_iter, _ = solvers.solve_l1_targets(
-                        design, targets, self.C, loss=self.loss, W0=start, **kw
+                    self.coef_, self.intercept_, n_iter, _ = solvers.solve_l1_targets(
+                        design,
+                        targets,
+                        self.C,
+                        loss=self.loss,
+                        W0=start,
+                        fit_intercept=fit_b,
+                        b0=b0,
+                        **kw,
                     )
         self.n_iter_ = int(np.max(n_iter))
         return self
@@ -344,6 +395,7 @@ class RBClassifier(ClassifierMixin, _RBBase):
         with self._threads(X, self.coef_.shape[1]):
             design = self._design(X)
             scores = np.stack([design.dot(self.coef_[:, k]) for k in range(self.coef_.shape[1])], 1)
+        scores += self.intercept_
         return scores[:, 0] if len(self.classes_) == 2 else scores
 
     def predict(self, X: Any) -> np.ndarray:
@@ -384,9 +436,12 @@ class RBRegressor(RegressorMixin, _RBBase):
     n_grids, sigma, kernel, random_state, warm_start, n_jobs
         As :class:`RBClassifier` (warm start keeps the weights of unchanged grids).
     alpha : float, default=1.0
-        L2 weight: min 1/2 sum_i s_i (z_i.w - y_i)^2 + alpha/2 ||w||^2 (same minimiser as
-        scikit-learn's ``Ridge(alpha)``). With ``penalty="l1"``:
-        min ||w||_1 + (1/alpha) 1/2 sum_i s_i (z_i.w - y_i)^2.
+        L2 weight: min 1/2 sum_i s_i (z_i.w + b - y_i)^2 + alpha/2 ||w||^2 (same minimiser
+        as scikit-learn's ``Ridge(alpha)``). With ``penalty="l1"``:
+        min ||w||_1 + (1/alpha) 1/2 sum_i s_i (z_i.w + b - y_i)^2.
+    fit_intercept : bool, default=True
+        Fit the unpenalised bias b (as ``Ridge``; it costs one pass over y per epoch);
+        ``False`` fixes b = 0, and then an offset in y is shrunk like every weight.
     penalty : {"l2", "l1"}, default="l2"
     solver : {"cg", "bcd", "pcd"} or None
         Preconditioned conjugate gradients (the paper's experiments), exact block CD over
@@ -395,6 +450,11 @@ class RBRegressor(RegressorMixin, _RBBase):
         parallel; "cg" runs them one after the other.
     tol : float or None
     max_iter : int, default=500
+
+    Attributes
+    ----------
+    coef_ (D,) or (D, K), intercept_ (float, or (K,) for 2-d y; 0 without ``fit_intercept``),
+    n_iter_, binning_
     """
 
     def __init__(
@@ -403,6 +463,7 @@ class RBRegressor(RegressorMixin, _RBBase):
         sigma: float | str | None = "auto",
         kernel: str = "laplacian",
         alpha: float = 1.0,
+        fit_intercept: bool = True,
         penalty: str = "l2",
         solver: str | None = None,
         tol: float | None = None,
@@ -415,6 +476,7 @@ class RBRegressor(RegressorMixin, _RBBase):
         self.sigma = sigma
         self.kernel = kernel
         self.alpha = alpha
+        self.fit_intercept = fit_intercept
         self.penalty = penalty
         self.solver = solver
         self.tol = tol
@@ -437,6 +499,11 @@ class RBRegressor(RegressorMixin, _RBBase):
         if solver not in allowed[self.penalty]:
             raise ParameterError(f"solver {solver!r} does not do penalty={self.penalty!r}")
         X, y, sample_weight = self._check_Xyw(X, y, sample_weight)
+        if y.dtype == object:  # numbers stored as objects are numbers; anything else is not
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError):
+                raise InputError("Unknown label type: y of dtype object is not numeric") from None
         if y.ndim not in (1, 2) or not np.issubdtype(y.dtype, np.number):
             raise InputError(f"y must be numeric of shape (n,) or (n, K), got {y.shape} {y.dtype}")
         y = y.astype(np.float64)
@@ -445,19 +512,27 @@ class RBRegressor(RegressorMixin, _RBBase):
         Y = y.reshape(len(y), -1).T
         key = _fingerprint(X, y, *(() if sample_weight is None else (sample_weight,)))
         old = getattr(self, "coef_", None)
+        fit_b = bool(self.fit_intercept)
         with self._threads(X, len(Y)):
-            design, carry, _ = self._fit_design(X, key)
-            W0 = None
+            design, carry, _ = self._fit_design(X, key, sample_weight)
+            W0 = b0 = None
             if carry is not None and old is not None and old.size // len(old) == len(Y):
                 W0 = _carry(old.reshape(len(old), -1), carry)
-            kw: dict[str, Any] = {"max_iter": self.max_iter, "sample_weight": sample_weight}
+                b0 = np.ravel(self.intercept_)
+            kw: dict[str, Any] = {
+                "max_iter": self.max_iter,
+                "sample_weight": sample_weight,
+                "fit_intercept": fit_b,
+            }
             if self.tol is not None:
                 kw["tol"] = self.tol
             if solver == "bcd":
-                W, n_iter, _ = solvers.solve_ridge_bcd_targets(design, Y, self.alpha, W0=W0, **kw)
+                W, B, n_iter, _ = solvers.solve_ridge_bcd_targets(
+                    design, Y, self.alpha, W0=W0, b0=b0, **kw
+                )
             elif solver == "pcd":
-                W, n_iter, _ = solvers.solve_l1_targets(
-                    design, Y, 1.0 / self.alpha, loss="squared", W0=W0, **kw
+                W, B, n_iter, _ = solvers.solve_l1_targets(
+                    design, Y, 1.0 / self.alpha, loss="squared", W0=W0, b0=b0, **kw
                 )
             else:
                 runs = [
@@ -467,12 +542,16 @@ class RBRegressor(RegressorMixin, _RBBase):
                         self.alpha,
                         w0=None if W0 is None else W0[:, k],
                         return_n_iter=True,
+                        b0=0.0 if b0 is None else float(b0[k]),
                         **kw,
                     )
                     for k in range(len(Y))
                 ]
-                W, n_iter = np.stack([w for w, _ in runs], 1), np.array([i for _, i in runs])
+                W = np.stack([r[0] for r in runs], 1)
+                B = np.array([r[1] if fit_b else 0.0 for r in runs])
+                n_iter = np.array([r[-1] for r in runs])
         self.coef_ = W[:, 0] if y.ndim == 1 else W
+        self.intercept_ = float(B[0]) if y.ndim == 1 else B
         self.n_iter_ = int(np.max(n_iter))
         return self
 
@@ -483,5 +562,5 @@ class RBRegressor(RegressorMixin, _RBBase):
         with self._threads(X, 1 if self.coef_.ndim == 1 else self.coef_.shape[1]):
             design = self._design(X)
             if self.coef_.ndim == 1:
-                return design.dot(self.coef_)
-            return np.stack([design.dot(w) for w in self.coef_.T], axis=1)
+                return design.dot(self.coef_) + self.intercept_
+            return np.stack([design.dot(w) for w in self.coef_.T], axis=1) + self.intercept_

@@ -14,9 +14,15 @@ Conventions match LIBLINEAR / scikit-learn so objectives can be compared one to 
 Labels for the classification losses are +1/-1. ``sample_weight`` s_i multiplies sample i's
 loss (C s_i in place of C). Functions ending in ``_targets`` solve K independent problems
 (one-vs-rest classes, or regression outputs) with one parallel region over the targets and
-return ``(W, n_iter)``; the single-target functions wrap them. There is no separate
-intercept: the bins of a grid partition the input space, so a constant shift is already
-representable (it is penalised like every weight).
+return ``(W, b, ...)``; the single-target functions wrap them.
+
+``fit_intercept=True`` adds an unpenalised bias b to every margin, w.z_i + b, in each
+objective above (the penalty covers w only). The primal solvers give b its own coordinate,
+updated exactly (ridge: the weighted mean residual; L1: a Newton step with the loss's
+curvature bound; Newton-CG and CG: one more unknown with no penalty). Dual CD finds b as
+the multiplier of the dual's equality constraint sum_i alpha_i y_i = 0 by a root search
+(see ``_kernels.dcd_svm_intercept``). Without it, a constant is still representable (the
+bins of a grid partition the input space) but penalised like every weight.
 """
 
 from __future__ import annotations
@@ -103,6 +109,13 @@ def _targets(Y: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.atleast_2d(Y), dtype=np.float64)
 
 
+def _biases(K: int, fit_intercept: bool, b0: np.ndarray | None) -> np.ndarray:
+    """Start values of the K biases (zeros unless fitted and given)."""
+    if not fit_intercept or b0 is None:
+        return np.zeros(K)
+    return np.array(np.broadcast_to(np.asarray(b0, dtype=np.float64), (K,)))
+
+
 def svm_objective(
     design: RBDesign,
     y: np.ndarray,
@@ -110,9 +123,10 @@ def svm_objective(
     C: float,
     squared: bool,
     sample_weight: np.ndarray | None = None,
+    b: float = 0.0,
 ) -> float:
-    """1/2 ||w||^2 + C sum_i s_i max(0, 1 - y_i w.z_i)^p."""
-    slack = np.maximum(0.0, 1.0 - y * design.dot(w))
+    """1/2 ||w||^2 + C sum_i s_i max(0, 1 - y_i (w.z_i + b))^p."""
+    slack = np.maximum(0.0, 1.0 - y * (design.dot(w) + b))
     s = _weights(sample_weight, len(y))
     return 0.5 * float(w @ w) + C * float(np.sum(s * (slack**2 if squared else slack)))
 
@@ -127,17 +141,22 @@ def solve_svm_targets(
     random_state: int = 0,
     sample_weight: np.ndarray | None = None,
     dual0: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    fit_intercept: bool = False,
+    b0: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """LIBLINEAR's dual CD for each row of ``Y`` (K x n, +1/-1), targets in parallel.
 
     ``dual0`` (K x n) warm-starts from previous dual variables: the primal start is rebuilt
     as w_k = sum_i alpha_ki y_ki z_i on this design, so it also holds after grids were added.
-    Rows with zero weight are left out (their alpha stays 0).
+    Rows with zero weight are left out (their alpha stays 0). With ``fit_intercept`` the
+    unpenalised bias of each target is searched from ``b0`` (K,) (default 0); ``n_iter``
+    then counts the dual CD epochs of all the search's solves.
 
     Returns
     -------
-    W : (D, K) weights; dual : (K, n) dual variables; n_iter : (K,) outer iterations;
-    threads : (K,) id of the Numba thread that solved each target.
+    W : (D, K) weights; b : (K,) biases (zeros without ``fit_intercept``); dual : (K, n)
+    dual variables; n_iter : (K,) outer iterations; threads : (K,) id of the Numba thread
+    that solved each target.
     """
     _check_C(C)
     Y = _targets(Y)
@@ -151,6 +170,7 @@ def solve_svm_targets(
     W = np.ascontiguousarray(np.stack([design.rdot(dual[k] * Y[k]) for k in range(K)]))
     cols = design.cols if keep.size == n else np.ascontiguousarray(design.cols[keep])
     A = np.ascontiguousarray(dual[:, keep])
+    B = _biases(K, fit_intercept, b0)
     threads = np.full(K, -1, dtype=np.int64)
     n_iter = _kernels.dcd_svm_classes(
         cols,
@@ -163,10 +183,12 @@ def solve_svm_targets(
         int(random_state),
         W,
         A,
+        B,
+        bool(fit_intercept),
         threads,
     )
     dual[:, keep] = A
-    return W.T, dual, n_iter, threads
+    return W.T, B, dual, n_iter, threads
 
 
 def solve_svm(
@@ -178,16 +200,26 @@ def solve_svm(
     max_iter: int = 1000,
     random_state: int = 0,
     sample_weight: np.ndarray | None = None,
-) -> np.ndarray:
+    fit_intercept: bool = False,
+) -> np.ndarray | tuple[np.ndarray, float]:
     """L2-regularised (squared) hinge SVM by LIBLINEAR's dual coordinate descent.
 
     ``tol`` is LIBLINEAR's stopping tolerance on the projected-gradient spread (its
-    default 0.1; use 1e-8 to solve to high accuracy). Returns w, shape (D,).
+    default 0.1; use 1e-8 to solve to high accuracy). Returns w, shape (D,), or ``(w, b)``
+    with ``fit_intercept``.
     """
-    W, *_ = solve_svm_targets(
-        design, y, C, squared, tol, max_iter, random_state, sample_weight=sample_weight
+    W, B, *_ = solve_svm_targets(
+        design,
+        y,
+        C,
+        squared,
+        tol,
+        max_iter,
+        random_state,
+        sample_weight=sample_weight,
+        fit_intercept=fit_intercept,
     )
-    return W[:, 0]
+    return (W[:, 0], float(B[0])) if fit_intercept else W[:, 0]
 
 
 def logistic_objective(
@@ -196,10 +228,12 @@ def logistic_objective(
     w: np.ndarray,
     C: float,
     sample_weight: np.ndarray | None = None,
+    b: float = 0.0,
 ) -> float:
-    """1/2 ||w||^2 + C sum_i s_i log(1 + exp(-y_i w.z_i))."""
+    """1/2 ||w||^2 + C sum_i s_i log(1 + exp(-y_i (w.z_i + b)))."""
     s = _weights(sample_weight, len(y))
-    return 0.5 * float(w @ w) + C * float(np.sum(s * np.logaddexp(0.0, -y * design.dot(w))))
+    m = design.dot(w) + b
+    return 0.5 * float(w @ w) + C * float(np.sum(s * np.logaddexp(0.0, -y * m)))
 
 
 def solve_logistic(
@@ -211,39 +245,59 @@ def solve_logistic(
     w0: np.ndarray | None = None,
     sample_weight: np.ndarray | None = None,
     return_n_iter: bool = False,
-) -> np.ndarray | tuple[np.ndarray, int]:
+    fit_intercept: bool = False,
+    b0: float = 0.0,
+) -> np.ndarray | tuple:
     """L2-regularised logistic regression by trust-region Newton-CG on the primal.
 
     The Hessian-vector product I + C Z^T D Z s costs two passes over the n x R ids.
     ``tol`` bounds the gradient norm relative to its value at w = 0. With
-    ``return_n_iter``, returns ``(w, iterations)``.
+    ``fit_intercept`` the unpenalised bias is one more unknown (no identity term in its
+    Hessian row), started at ``b0``. Returns w; ``(w, b)`` with ``fit_intercept``; the
+    iterations appended with ``return_n_iter``.
     """
     _check_C(C)
     y = y.astype(np.float64)
     cs = C * _weights(sample_weight, len(y))
+    D = design.n_columns
+    reg = np.ones(D + bool(fit_intercept))
+    reg[D:] = 0.0  # the bias is not penalised
 
-    def fun(w: np.ndarray) -> tuple[float, np.ndarray]:
-        m = y * design.dot(w)
+    def margins(x: np.ndarray) -> np.ndarray:
+        return design.dot(x[:D]) + (x[D] if fit_intercept else 0.0)
+
+    def grad_part(u: np.ndarray) -> np.ndarray:  # [Z 1]^T u (or Z^T u)
+        g = design.rdot(u)
+        return np.append(g, u.sum()) if fit_intercept else g
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        m = y * margins(x)
         sig = 0.5 * (1.0 - np.tanh(0.5 * m))  # 1 / (1 + exp(m)), overflow-free
-        f = 0.5 * float(w @ w) + float(np.sum(cs * np.logaddexp(0.0, -m)))
-        return f, w - design.rdot(cs * y * sig)
+        f = 0.5 * float(x[:D] @ x[:D]) + float(np.sum(cs * np.logaddexp(0.0, -m)))
+        return f, reg * x - grad_part(cs * y * sig)
 
-    def hessp(w: np.ndarray, s: np.ndarray) -> np.ndarray:
-        m = y * design.dot(w)
+    def hessp(x: np.ndarray, p: np.ndarray) -> np.ndarray:
+        m = y * margins(x)
         sig = 0.5 * (1.0 - np.tanh(0.5 * m))
-        return s + design.rdot(cs * sig * (1.0 - sig) * design.dot(s))
+        return reg * p + grad_part(cs * sig * (1.0 - sig) * margins(p))
 
-    w_init = np.zeros(design.n_columns) if w0 is None else w0.astype(np.float64)
-    g0 = np.linalg.norm(fun(np.zeros(design.n_columns))[1])
+    x0 = np.zeros(reg.size)
+    if w0 is not None:
+        x0[:D] = w0
+    if fit_intercept:
+        x0[D] = b0
+    g0 = np.linalg.norm(fun(np.zeros(reg.size))[1])
     res = scipy.optimize.minimize(
         fun,
-        w_init,
+        x0,
         jac=True,
         hessp=hessp,
         method="trust-ncg",
         options={"gtol": tol * max(g0, 1e-12), "maxiter": max_iter},
     )
-    return (res.x, int(res.nit)) if return_n_iter else res.x
+    out = (res.x[:D], float(res.x[D])) if fit_intercept else (res.x,)
+    out = (*out, int(res.nit)) if return_n_iter else out
+    return out if len(out) > 1 else out[0]
 
 
 def ridge_objective(
@@ -252,9 +306,10 @@ def ridge_objective(
     w: np.ndarray,
     alpha: float,
     sample_weight: np.ndarray | None = None,
+    b: float = 0.0,
 ) -> float:
-    """1/2 sum_i s_i (z_i.w - y_i)^2 + alpha/2 ||w||^2."""
-    r = design.dot(w) - y
+    """1/2 sum_i s_i (z_i.w + b - y_i)^2 + alpha/2 ||w||^2."""
+    r = design.dot(w) + b - y
     s = _weights(sample_weight, len(y))
     return 0.5 * float(s @ (r * r)) + 0.5 * alpha * float(w @ w)
 
@@ -278,16 +333,21 @@ def solve_ridge_bcd_targets(
     max_iter: int = 500,
     W0: np.ndarray | None = None,
     sample_weight: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    fit_intercept: bool = False,
+    b0: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ridge by exact block coordinate descent over grids, for each row of ``Y`` (K x n).
 
-    Targets run in parallel. Stops when the largest single-bin step of an epoch falls below
-    ``tol`` times the largest weight. Returns ``(W (D, K), n_iter (K,), threads (K,))``.
+    Targets run in parallel. With ``fit_intercept`` every epoch first sets the unpenalised
+    bias to its exact minimiser (started from ``b0``). Stops when the largest single step
+    of an epoch falls below ``tol`` times the largest weight. Returns
+    ``(W (D, K), b (K,), n_iter (K,), threads (K,))``.
     """
     _check_alpha(alpha)
     Y = _targets(Y)
     W = _start(design, Y.shape[0], W0)
-    resid = np.ascontiguousarray(Y - np.stack([design.dot(w) for w in W]))
+    B = _biases(Y.shape[0], fit_intercept, b0)
+    resid = np.ascontiguousarray(Y - np.stack([design.dot(w) for w in W]) - B[:, None])
     ptr, rows = design.csc()
     threads = np.full(Y.shape[0], -1, dtype=np.int64)
     n_iter = _kernels.ridge_bcd_targets(
@@ -296,6 +356,8 @@ def solve_ridge_bcd_targets(
         design.grid_offsets,
         resid,
         W,
+        B,
+        bool(fit_intercept),
         _weights(sample_weight, Y.shape[1]),
         design.value,
         float(alpha),
@@ -303,7 +365,7 @@ def solve_ridge_bcd_targets(
         int(max_iter),
         threads,
     )
-    return W.T, n_iter, threads
+    return W.T, B, n_iter, threads
 
 
 def solve_ridge_bcd(
@@ -314,10 +376,15 @@ def solve_ridge_bcd(
     max_iter: int = 500,
     w0: np.ndarray | None = None,
     sample_weight: np.ndarray | None = None,
-) -> np.ndarray:
-    """Ridge min 1/2 ||Z w - y||^2 + alpha/2 ||w||^2 by exact block CD, one grid at a time."""
-    W, _, _ = solve_ridge_bcd_targets(design, y, alpha, tol, max_iter, w0, sample_weight)
-    return W[:, 0]
+    fit_intercept: bool = False,
+) -> np.ndarray | tuple[np.ndarray, float]:
+    """Ridge min 1/2 ||Z w + b - y||^2 + alpha/2 ||w||^2 by exact block CD, one grid at a time.
+
+    Returns w, or ``(w, b)`` with ``fit_intercept`` (otherwise b = 0)."""
+    W, B, _, _ = solve_ridge_bcd_targets(
+        design, y, alpha, tol, max_iter, w0, sample_weight, fit_intercept
+    )
+    return (W[:, 0], float(B[0])) if fit_intercept else W[:, 0]
 
 
 def solve_ridge_cg(
@@ -329,36 +396,61 @@ def solve_ridge_cg(
     w0: np.ndarray | None = None,
     sample_weight: np.ndarray | None = None,
     return_n_iter: bool = False,
-) -> np.ndarray | tuple[np.ndarray, int]:
+    fit_intercept: bool = False,
+    b0: float = 0.0,
+) -> np.ndarray | tuple:
     """Ridge by conjugate gradients on (Z^T S Z + alpha I) w = Z^T S y, as the paper's experiments.
 
-    S = diag(sample_weight). Preconditioned by the exact diagonal sum_b s_i/R + alpha. Stops
-    when the residual norm is below ``tol`` times ||Z^T S y||.
+    S = diag(sample_weight). Preconditioned by the exact diagonal sum_b s_i/R + alpha. With
+    ``fit_intercept`` the unknowns are (w, b) and the matrix is [Z 1]^T S [Z 1] + alpha
+    diag(1, ..., 1, 0) (no penalty on b; its diagonal entry is sum_i s_i), started at
+    ``b0``. Stops when the residual norm is below ``tol`` times the right-hand side's.
+    Returns w; ``(w, b)`` with ``fit_intercept``; the iterations appended with
+    ``return_n_iter``.
     """
     _check_alpha(alpha)
     s = _weights(sample_weight, len(y))
-    rhs = design.rdot(s * y.astype(np.float64))
+    D = design.n_columns
+    reg = np.full(D + bool(fit_intercept), alpha)
+    reg[D:] = 0.0
+
+    def Zx(x: np.ndarray) -> np.ndarray:  # [Z 1] x
+        return design.dot(x[:D]) + (x[D] if fit_intercept else 0.0)
+
+    def ZTu(u: np.ndarray) -> np.ndarray:  # [Z 1]^T u
+        g = design.rdot(u)
+        return np.append(g, u.sum()) if fit_intercept else g
+
+    rhs = ZTu(s * y.astype(np.float64))
     mass = np.bincount(design.cols.ravel(), weights=np.repeat(s, design.cols.shape[1]))
-    diag = np.zeros(design.n_columns) + alpha
+    diag = reg.copy()
     diag[: mass.size] += mass * design.value**2
-    w = np.zeros(design.n_columns) if w0 is None else w0.astype(np.float64).copy()
-    r = rhs - (design.rdot(s * design.dot(w)) + alpha * w)
+    if fit_intercept:
+        diag[D] = s.sum()
+    x = np.zeros(reg.size)
+    if w0 is not None:
+        x[:D] = w0
+    if fit_intercept:
+        x[D] = b0
+    r = rhs - (ZTu(s * Zx(x)) + reg * x)
     z = r / diag
     p = z.copy()
     rz = float(r @ z)
     stop = tol * max(np.linalg.norm(rhs), 1e-300)
     it = 0
     while it < max_iter and np.linalg.norm(r) > stop:
-        Ap = design.rdot(s * design.dot(p)) + alpha * p
+        Ap = ZTu(s * Zx(p)) + reg * p
         step = rz / float(p @ Ap)
-        w += step * p
+        x += step * p
         r -= step * Ap
         z = r / diag
         rz_new = float(r @ z)
         p = z + (rz_new / rz) * p
         rz = rz_new
         it += 1
-    return (w, it) if return_n_iter else w
+    out = (x[:D], float(x[D])) if fit_intercept else (x,)
+    out = (*out, it) if return_n_iter else out
+    return out if len(out) > 1 else out[0]
 
 
 def l1_objective(
@@ -368,9 +460,10 @@ def l1_objective(
     C: float,
     loss: str,
     sample_weight: np.ndarray | None = None,
+    b: float = 0.0,
 ) -> float:
-    """||w||_1 + C sum_i s_i loss(w.z_i, y_i)."""
-    m = design.dot(w)
+    """||w||_1 + C sum_i s_i loss(w.z_i + b, y_i)."""
+    m = design.dot(w) + b
     if loss == "squared":
         per = 0.5 * (m - y) ** 2
     elif loss == "squared_hinge":
@@ -389,11 +482,14 @@ def solve_l1_targets(
     max_iter: int = 300,
     W0: np.ndarray | None = None,
     sample_weight: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    fit_intercept: bool = False,
+    b0: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The paper's L1 proximal coordinate descent for each row of ``Y`` (K x n), in parallel.
 
-    ``loss`` is "squared" (regression), "squared_hinge" or "logistic". Returns
-    ``(W (D, K), n_iter (K,), threads (K,))``.
+    ``loss`` is "squared" (regression), "squared_hinge" or "logistic". With
+    ``fit_intercept`` every epoch starts with a step on the unpenalised bias (from ``b0``).
+    Returns ``(W (D, K), b (K,), n_iter (K,), threads (K,))``.
     """
     _check_C(C)
     if loss not in _CURVATURE:
@@ -401,7 +497,8 @@ def solve_l1_targets(
     kind, curvature = _CURVATURE[loss]
     Y = _targets(Y)
     W = _start(design, Y.shape[0], W0)
-    margins = np.ascontiguousarray(np.stack([design.dot(w) for w in W]))
+    B = _biases(Y.shape[0], fit_intercept, b0)
+    margins = np.ascontiguousarray(np.stack([design.dot(w) for w in W]) + B[:, None])
     ptr, rows = design.csc()
     threads = np.full(Y.shape[0], -1, dtype=np.int64)
     n_iter = _kernels.l1_prox_targets(
@@ -411,6 +508,8 @@ def solve_l1_targets(
         margins,
         Y,
         W,
+        B,
+        bool(fit_intercept),
         C * _weights(sample_weight, Y.shape[1]),
         design.value,
         kind,
@@ -419,7 +518,7 @@ def solve_l1_targets(
         int(max_iter),
         threads,
     )
-    return W.T, n_iter, threads
+    return W.T, B, n_iter, threads
 
 
 def solve_l1(
@@ -431,7 +530,12 @@ def solve_l1(
     max_iter: int = 300,
     w0: np.ndarray | None = None,
     sample_weight: np.ndarray | None = None,
-) -> np.ndarray:
-    """L1-regularised loss ||w||_1 + C sum_i s_i loss(w.z_i, y_i) by proximal CD, bin by bin."""
-    W, _, _ = solve_l1_targets(design, y, C, loss, tol, max_iter, w0, sample_weight)
-    return W[:, 0]
+    fit_intercept: bool = False,
+) -> np.ndarray | tuple[np.ndarray, float]:
+    """L1-regularised loss ||w||_1 + C sum_i s_i loss(w.z_i + b, y_i) by proximal CD, bin by bin.
+
+    Returns w, or ``(w, b)`` with ``fit_intercept`` (otherwise b = 0)."""
+    W, B, _, _ = solve_l1_targets(
+        design, y, C, loss, tol, max_iter, w0, sample_weight, fit_intercept
+    )
+    return (W[:, 0], float(B[0])) if fit_intercept else W[:, 0]
