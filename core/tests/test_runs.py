@@ -297,3 +297,25 @@ def test_a_string_default_also_takes_numbers_but_not_booleans():
         check_params(svc, {"gamma": True})
     with pytest.raises(ParameterError, match="parameter C expects a float"):
         check_params(svc, {"C": "abc"})
+
+
+def test_parameter_values_are_literals_booleans_in_any_case_or_strings():
+    from leanml.core import ParameterError
+    from leanml.core.compare import parse_params
+
+    got = parse_params(
+        ["a=true", "b=False", "c=TRUE", "d=truth", "e=1e-3", "f=rbf", "g=(1, 2)", "h= false "]
+    )
+    assert got == {
+        "a": True,
+        "b": False,
+        "c": True,
+        "d": "truth",
+        "e": 0.001,
+        "f": "rbf",
+        "g": (1, 2),
+        "h": False,
+    }
+    assert all(type(got[k]) is bool for k in "abch")
+    with pytest.raises(ParameterError, match="expected key=value"):
+        parse_params(["true"])

@@ -68,8 +68,12 @@ def solver_params(spec: ModelSpec, solver: str) -> dict[str, Any]:
     return dict(spec.solvers[solver])
 
 
+_BOOLEANS = {"true": True, "false": False}
+
+
 def parse_params(items: Iterable[str]) -> dict[str, Any]:
-    """Parse ``key=value`` strings; values are Python literals, else plain strings.
+    """Parse ``key=value`` strings; values are Python literals (``true``/``false`` in any
+    case are booleans, as a shell user writes them), else plain strings.
 
     Raises
     ------
@@ -82,10 +86,14 @@ def parse_params(items: Iterable[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise ParameterError(f"bad parameter {item!r}: expected key=value, e.g. -p C=0.5")
+        value = raw.strip()
+        if value.lower() in _BOOLEANS:
+            params[key] = _BOOLEANS[value.lower()]
+            continue
         try:
-            params[key] = ast.literal_eval(raw.strip())
+            params[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            params[key] = raw.strip()
+            params[key] = value
     return params
 
 
