@@ -41,17 +41,28 @@ constraints makes a CUDA build unresolvable.
 
 Pytest runs with ``--durations=15`` and a per-test ``--timeout`` (pytest-timeout).
 
-Timings, ``ci`` (two checks at a time), idle machine, fresh clones, warm caches, back to back
-(``/work/pair.sh``-style: c185a52, the pip-era CI, against this noxfile at 74a12f7 with the same
-four plugins as before), wall seconds of ``bash .ci/run``, 2026-11-27:
+Timings, ``ci``, idle machine (no other session), fresh clones, warm caches, back to back,
+wall seconds of ``bash .ci/run``, 2026-11-27 (``/work/pair2.sh``). "before" is c185a52, the
+pip-era CI with the four plugins of the day; "after" is the same four plugins' code (74a12f7,
+the other three removed) under this noxfile, ``.ci/run`` and constraints file, so only the CI
+changes; "head" is main's four original plugins as they are now (their 0.2 suites: Dask
+clusters, conformance and intercept tests), under the same CI:
 
-    pair (order)                 before c185a52   after 74a12f7   after/before
-    1 (after first, 20:27)       321              159             0.495
-    2 (before first, 20:47)      299              162             0.54
-    after, LEANML_CI_JOBS=3      -                169             (three at a time: slower)
+    order (start)                before c185a52   after   after/before   head
+    after, before, head (22:59)  350              149     0.43           210
+    before, after (23:11)        317              152     0.48           -
 
-    session (pair 2, after)      lint 1, core 31, pqn_crf 41, representer 23, rbf_features 70,
-                                 wme 50 (the two lanes end at 101 and 115 s), integration 47
+    session (after, 23:11)       tests-wme 58 then pqn_crf 43 then representer 37 | tests-
+                                 rbf_features 75 then core 33, lint 1, integration 43 (demos
+                                 2.8-9.1 s, two at a time)
+    session (head, 23:07)        wme 93, rbf_features 82, pqn_crf 68, core 59, representer 58,
+                                 lint 1, integration 55
+
+What this stop changed: the checks start longest first (``EXPECTED_S``) so the two lanes end
+together, integration is queued in the same pool instead of after it (it starts when a lane
+frees with nothing else waiting), and integration uses both cores itself (pytest-xdist, demos
+two at a time). Earlier pairs with integration last and alone: 321 -> 159 s (0.495) and
+299 -> 162 s (0.54); three checks at a time: 169 s (slower).
 
 Seven plugins, main after stop 23's merges (0.2 of four plugins, SPD, Dask tests), idle:
 ``real 5m21s`` (lint 1, bmp 33, core 55, pqn_crf 59, prune_kd 64, representer 37,
