@@ -34,10 +34,11 @@ def test_thread_limits_rejects_zero():
 
 
 BENCH_FILE = """
-from leanml.core.testing import bench_size, fixed_threads  # noqa: F401
+from leanml.core.testing import bench_out, bench_size, fixed_threads  # noqa: F401
 
-def test_settings(bench_size, fixed_threads):
+def test_settings(bench_size, fixed_threads, bench_out):
     print("SETTINGS", bench_size, fixed_threads)
+    print("OUT", bench_out.is_dir(), bench_out.name)
 """
 
 
@@ -62,6 +63,24 @@ def test_benchmark_fixtures(tmp_path, env, expect, code):
     )
     assert expect in out.stdout + out.stderr
     assert (out.returncode == 0) == (code == 0), out.stdout + out.stderr
+    if code == 0:  # tables go to a temporary directory, not beside the benchmarks
+        assert "OUT True bench-results" in out.stdout
+        # (pytest-benchmark keeps its own .benchmarks storage there)
+        assert {p.name for p in tmp_path.iterdir()} <= {"test_b.py", ".benchmarks"}
+
+
+def test_bench_out_from_the_environment(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "test_b.py").write_text(BENCH_FILE)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEANML_BENCH")}
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-s", "-q", "-p", "no:cacheprovider", "test_b.py"],
+        cwd=tmp_path / "b",
+        env={**clean, "LEANML_BENCH_OUT": str(tmp_path / "tables")},
+        capture_output=True,
+        text=True,
+    )
+    assert "OUT False tables" in out.stdout, out.stdout + out.stderr  # created by report()
 
 
 def test_set_threads_after_numba_started_its_pool():

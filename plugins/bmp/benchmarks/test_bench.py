@@ -2,13 +2,12 @@
 threads (fixed by conftest).
 
 ``LEANML_BENCH=full LEANML_BENCH_THREADS=1 pytest benchmarks -s`` prints the tables
-(``.results/*.json``); ``LEANML_BENCH=smoke`` runs tiny sizes to check that each benchmark
-works. Timings are best of a few repeats (``time.perf_counter``).
+(saved as JSON in ``$LEANML_BENCH_OUT``, default a temporary directory);
+``LEANML_BENCH=smoke`` runs tiny sizes to check that each benchmark works. Timings are best
+of a few repeats (``time.perf_counter``).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +16,6 @@ from leanml.bmp import _kernels, _reference
 from leanml.bmp.bqp import solve_bqp, solve_bqp_exhaustive
 from leanml.bmp.datasets import indian_pines_cube
 from leanml.core.testing import best_of, report
-
-OUT = Path(__file__).parent / ".results"
 
 
 def _sweep_state(P: np.ndarray, k: int, seed: int = 0):
@@ -34,7 +31,7 @@ def _sweep_state(P: np.ndarray, k: int, seed: int = 0):
     return w, cdiag, h, V, S, h @ V[1:], order
 
 
-def test_mixing_sweep_numba_vs_numpy(bench_size, fixed_threads):
+def test_mixing_sweep_numba_vs_numpy(bench_size, fixed_threads, bench_out):
     """One mixing sweep on Indian Pines (n = 21,025, D = 200, k = 16): the greedy step's
     P = A / sqrt(2 N^2 tau) with A the centred, unit-RMS pixels x bands matrix."""
     cube, _ = indian_pines_cube(24 if bench_size == "smoke" else None)
@@ -59,7 +56,7 @@ def test_mixing_sweep_numba_vs_numpy(bench_size, fixed_threads):
         {"sweep": "numpy reference", "n": N, "D": P.shape[1], "k": 16, "seconds": t_numpy},
         {"sweep": "speed-up numpy/numba", "seconds": t_numpy / t_numba},
     ]
-    report(f"sweep-{bench_size}-threads{fixed_threads}", rows, OUT)
+    report(f"sweep-{bench_size}-threads{fixed_threads}", rows, bench_out)
     if bench_size == "full":
         assert t_numpy / t_numba >= 10.0
 
@@ -70,7 +67,7 @@ def _instance(n: int, seed: int = 0) -> np.ndarray:
     return P - P.mean(axis=0)
 
 
-def test_solver_vs_brute_force(bench_size, fixed_threads):
+def test_solver_vs_brute_force(bench_size, fixed_threads, bench_out):
     rows = []
     for n in (10, 12) if bench_size == "smoke" else (12, 16, 20):
         P = _instance(n, 1)
@@ -90,10 +87,10 @@ def test_solver_vs_brute_force(bench_size, fixed_threads):
             }
         )
         assert res.value <= ex.value * (1 + 1e-12)
-    report(f"bruteforce-{bench_size}-threads{fixed_threads}", rows, OUT)
+    report(f"bruteforce-{bench_size}-threads{fixed_threads}", rows, bench_out)
 
 
-def test_solver_vs_annealing_and_sdp(bench_size, fixed_threads):
+def test_solver_vs_annealing_and_sdp(bench_size, fixed_threads, bench_out):
     pytest.importorskip("dwave.samplers")
     from leanml.bmp.peers import anneal_bqp, sdp_bound
 
@@ -118,7 +115,7 @@ def test_solver_vs_annealing_and_sdp(bench_size, fixed_threads):
             t_sdp, sdp = best_of(lambda C=C: sdp_bound(C, random_state=0, eps=1e-4), repeats=1)
             row.update(sdp_bound=sdp.sdp_value, sdp_rounded=sdp.value, sdp_s=t_sdp)
         rows.append(row)
-    report(f"solver-{bench_size}-threads{fixed_threads}", rows, OUT)
+    report(f"solver-{bench_size}-threads{fixed_threads}", rows, bench_out)
 
 
 def test_bmp_fit_public_path(benchmark, bench_size):

@@ -11,4 +11,4 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-from leanml.core.testing import bench_size, fixed_threads  # noqa: F401
+from leanml.core.testing import bench_out, bench_size, fixed_threads  # noqa: F401

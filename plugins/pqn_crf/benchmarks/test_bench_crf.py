@@ -2,14 +2,13 @@
 
 Run ``LEANML_BENCH=full pytest benchmarks -s`` for the README's figures (full OCR
 letters: 6,877 words, 52,152 letters, 26 labels). Each test prints its rows and writes
-them to ``benchmarks/.results``.
+them to ``$LEANML_BENCH_OUT`` (default: a temporary directory).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -22,7 +21,6 @@ from leanml.pqn_crf.datasets import load_ocr
 from leanml.pqn_crf.experiments import gap_table, trace_solvers
 from leanml.pqn_crf.peers import CRFsuiteCRF
 
-OUT = Path(__file__).parent / ".results"
 C1 = 10.0  # sparse: about a third of the 4,030 weights non-zero at the optimum
 
 
@@ -36,7 +34,7 @@ def objective(X, Y):
     return ChainObjective(crf._encode(X, Y, fit=True)), crf
 
 
-def test_evaluation_time_one_thread_vs_crfsuite(bench_size):
+def test_evaluation_time_one_thread_vs_crfsuite(bench_size, bench_out):
     """One loss+gradient evaluation on 1 thread against CRFsuite's per-evaluation time.
 
     CRFsuite's figure is its own log's seconds divided by its line-search trials over a
@@ -84,13 +82,13 @@ def test_evaluation_time_one_thread_vs_crfsuite(bench_size):
             "fb_ratio_leanml_over_crfsuite": min(fb) / min(theirs),
         }
     ]
-    report(f"eval-1thread-{bench_size}", rows, OUT)
+    report(f"eval-1thread-{bench_size}", rows, bench_out)
     if bench_size == "full":
         assert min(ours) / min(theirs) <= 1.5
 
 
 @pytest.mark.parametrize("m", [6, 20])
-def test_prox_qn_vs_crfsuite_to_gap(bench_size, fixed_threads, m):
+def test_prox_qn_vs_crfsuite_to_gap(bench_size, fixed_threads, m, bench_out):
     """Evaluations and seconds to relative gaps 1e-2..1e-6: Prox-QN with memory ``m`` (6 is
     CRFsuite's default, 20 ours) as ``CRF.fit`` runs it (shrinking "auto", default inner
     schedule; fixed threads) vs CRFsuite OWL-QN at m = 6 (1 thread), same objective (all
@@ -112,7 +110,7 @@ def test_prox_qn_vs_crfsuite_to_gap(bench_size, fixed_threads, m):
         row.update({"wall": traces[name]["wall"], "m": traces[name]["m"], "F*": f_star})
         row["threads"] = fixed_threads if name == "prox-qn" else 1
         row["load1"] = os.getloadavg()[0]
-    report(f"gap-{bench_size}-m{m}-threads{fixed_threads}", rows, OUT)
+    report(f"gap-{bench_size}-m{m}-threads{fixed_threads}", rows, bench_out)
     if bench_size == "full" and m == 20:
         assert ratio["evals@0.0001"] <= 0.6
 

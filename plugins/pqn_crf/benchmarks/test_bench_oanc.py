@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,7 +30,6 @@ from leanml.pqn_crf.datasets import load_oanc_pos
 from leanml.pqn_crf.experiments import gap_table, plot_gaps, trace_solvers
 from leanml.pqn_crf.peers import CRFsuiteCRF
 
-OUT = Path(__file__).parent / ".results"
 C1 = 1.0
 # full size: CRFsuite alone trains for minutes on a busy machine (pytest-timeout is 300 s)
 pytestmark = pytest.mark.timeout(3600)
@@ -49,7 +47,7 @@ def _objective(crf: CRF, W: np.ndarray, T: np.ndarray, X, Y) -> float:
 
 
 @pytest.mark.parametrize("pairs", ["observed", "all"])
-def test_oanc_defaults_vs_crfsuite(bench_size, pairs):
+def test_oanc_defaults_vs_crfsuite(bench_size, pairs, bench_out):
     n_train, n_test = (30, 10) if bench_size == "smoke" else (2000, 500)
     data = load_oanc_pos(n_train=n_train, n_test=n_test)
     X, Y, Xt, Yt = data.X_train, data.y_train, data.X_test, data.y_test
@@ -95,11 +93,11 @@ def test_oanc_defaults_vs_crfsuite(bench_size, pairs):
                 "acc_within_0.2pt": bool(abs(crf.score(Xt, Yt) - peer_acc) <= 0.002),
             }
         )
-    report(f"oanc-defaults-{pairs}-{bench_size}", rows, OUT)
+    report(f"oanc-defaults-{pairs}-{bench_size}", rows, bench_out)
 
 
 @pytest.mark.parametrize("pairs", ["observed", "all"])
-def test_oanc_evaluations_to_gap_at_m6(bench_size, pairs):
+def test_oanc_evaluations_to_gap_at_m6(bench_size, pairs, bench_out):
     if bench_size == "smoke" and pairs == "all":
         pytest.skip("smoke: the observed mode exercises the same code")
     n_train, budget = (30, 20) if bench_size == "smoke" else (2000, 800)
@@ -117,5 +115,5 @@ def test_oanc_evaluations_to_gap_at_m6(bench_size, pairs):
     for row in rows:
         row.update({"F*": f_star, "m": 6, "threads": 1, "load1": load})
     rows.append(ratio)
-    report(f"oanc-gap-m6-{pairs}-{bench_size}", rows, OUT)
-    plot_gaps(traces, f_star, OUT / f"oanc-gap-m6-{pairs}-{bench_size}.png")
+    report(f"oanc-gap-m6-{pairs}-{bench_size}", rows, bench_out)
+    plot_gaps(traces, f_star, bench_out / f"oanc-gap-m6-{pairs}-{bench_size}.png")

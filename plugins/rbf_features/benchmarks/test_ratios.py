@@ -31,10 +31,7 @@ def _load() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-OUT = Path(__file__).parent / ".results"
-
-
-def test_feature_generation_throughput(bench_size, fixed_threads):
+def test_feature_generation_throughput(bench_size, fixed_threads, bench_out):
     data = load_dataset("mnist_5k", seed=0)
     n, R = (300, 8) if bench_size == "smoke" else (data.n_train, 128)
     X = data.X_train[:n] / 255.0
@@ -59,12 +56,12 @@ def test_feature_generation_throughput(bench_size, fixed_threads):
             "Gcells_per_s": float("nan"),
         },
     ]
-    report(f"features-{bench_size}-threads{fixed_threads}", rows, OUT)
+    report(f"features-{bench_size}-threads{fixed_threads}", rows, bench_out)
     if bench_size == "full":
         assert t_numpy / t_numba >= 5.0
 
 
-def test_dcd_vs_liblinear(bench_size, fixed_threads):
+def test_dcd_vs_liblinear(bench_size, fixed_threads, bench_out):
     data = load_dataset("mnist_5k", seed=0)
     R = 16 if bench_size == "smoke" else 512
     if bench_size == "smoke":  # the file is sorted by class: subsample at random
@@ -91,7 +88,7 @@ def test_dcd_vs_liblinear(bench_size, fixed_threads):
                 "liblinear_obj": S.svm_objective(design, y, m.coef_.ravel(), 1.0, False),
             }
         )
-    report(f"dcd-{bench_size}-threads{fixed_threads}", rows, OUT)
+    report(f"dcd-{bench_size}-threads{fixed_threads}", rows, bench_out)
     if bench_size == "full":
         assert all(r["speedup"] >= 1.0 for r in rows)
 
@@ -119,7 +116,7 @@ def _time_to_target(data, grids, seed=0, quick=False):
     return rows, target
 
 
-def test_time_to_exact_accuracy(bench_size, fixed_threads):
+def test_time_to_exact_accuracy(bench_size, fixed_threads, bench_out):
     # LEANML_TTT_DATA=banana,shuttle skips mnist_5k's 25-minute sweep
     full = os.environ.get("LEANML_TTT_DATA", "banana,mnist_5k,shuttle").split(",")
     names = ["banana"] if bench_size == "smoke" else full
@@ -143,5 +140,5 @@ def test_time_to_exact_accuracy(bench_size, fixed_threads):
         report(
             f"time-to-target-{name}-{bench_size}-threads{fixed_threads} (target {target:.4f})",
             rows,
-            OUT,
+            bench_out,
         )

@@ -21,14 +21,12 @@ from leanml.rbf_features import RandomBinningFeatures, RBClassifier
 from leanml.rbf_features import solvers as S
 from leanml.rbf_features.experiments import minmax
 
-OUT = Path(__file__).parent / ".results"
-
 
 def _load() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def test_solvers_two_threads_against_one(bench_size):
+def test_solvers_two_threads_against_one(bench_size, bench_out):
     data = minmax(load_dataset("mnist_5k", seed=0))
     if bench_size == "smoke":
         data = data.subset(n_train=300, seed=0)
@@ -55,7 +53,7 @@ def test_solvers_two_threads_against_one(bench_size):
             t2, _ = best_of(run)
         rows.append({"solver": name, "1 thread s": t1, "2 threads s": t2, "speedup": t1 / t2})
     rows.append({"solver": "load average (1 min)", "1 thread s": _load()})
-    report(f"threads-mnist_5k-R{R}-{bench_size}", rows, OUT)
+    report(f"threads-mnist_5k-R{R}-{bench_size}", rows, bench_out)
 
 
 #: The RB rows of the README's time-to-target table: data, rows, tuned sigma and C, R.
@@ -67,7 +65,7 @@ _TARGET_ROWS = [
 ]
 
 
-def test_time_to_target_rows_two_threads_against_one(bench_size):
+def test_time_to_target_rows_two_threads_against_one(bench_size, bench_out):
     """RB's fit + predict through the public estimator, 1 and 2 threads interleaved (two
     rounds, best of 3 in each), with the serial cut-off active as a user gets it."""
     rows = []
@@ -97,7 +95,7 @@ def test_time_to_target_rows_two_threads_against_one(bench_size):
             {"row": f"{name} R={R}", "1 thread s": t1, "2 threads s": t2, "speedup": t1 / t2,
              "load": _load()}
         )  # fmt: skip
-    report(f"threads-time-to-target-rows-{bench_size}", rows, OUT)
+    report(f"threads-time-to-target-rows-{bench_size}", rows, bench_out)
 
 
 _MEMORY = """
@@ -127,7 +125,7 @@ print(len(pickle.dumps(model)), peak - base, data.n_train, model.score(data.X_te
 """
 
 
-def test_model_size_and_fit_memory(bench_size):
+def test_model_size_and_fit_memory(bench_size, bench_out):
     """Pickled size and peak resident memory of fit above the process before it (MB)."""
     R = 16 if bench_size == "smoke" else 512
     code = textwrap.dedent(_MEMORY).format(smoke=bench_size == "smoke", R=R)
@@ -141,4 +139,4 @@ def test_model_size_and_fit_memory(bench_size):
         "kB per training row": extra * 1e3 / n,
         "test accuracy": acc,
     }
-    report(f"memory-mnist_5k-R{R}-{bench_size}", [row], OUT)
+    report(f"memory-mnist_5k-R{R}-{bench_size}", [row], bench_out)

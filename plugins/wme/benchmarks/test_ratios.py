@@ -7,7 +7,6 @@ directory: never into the source tree). Threads are fixed by conftest.
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from pathlib import Path
@@ -30,15 +29,8 @@ from leanml.wme.experiments import (
 from leanml.wme.peers import tfidf_svc
 
 
-@pytest.fixture(scope="session")
-def out(tmp_path_factory) -> Path:
-    """Where the JSON tables go: ``$LEANML_BENCH_OUT`` or a pytest temporary directory."""
-    env = os.environ.get("LEANML_BENCH_OUT")
-    return Path(env) if env else tmp_path_factory.mktemp("wme-results")
-
-
 @pytest.mark.parametrize("costs", ["glove", "gaussian"])
-def test_kernel_vs_pot(bench_size, fixed_threads, out, costs):
+def test_kernel_vs_pot(bench_size, fixed_threads, bench_out, costs):
     if bench_size == "smoke":
         rows = kernel_ratios([20, 100], [3, 10], costs=costs, budget=0.002, runs=1)
     else:
@@ -46,7 +38,7 @@ def test_kernel_vs_pot(bench_size, fixed_threads, out, costs):
         rows = kernel_ratios(ns, Ds, costs=costs, budget=0.05, runs=3)
     for row in rows:
         row["load1"] = float(Path("/proc/loadavg").read_text().split()[0])
-    report(f"kernel-vs-pot-{costs}-{bench_size}-threads{fixed_threads}", rows, out)
+    report(f"kernel-vs-pot-{costs}-{bench_size}-threads{fixed_threads}", rows, bench_out)
     assert max(r["abs_diff"] for r in rows) < 1e-9
 
 
@@ -59,7 +51,7 @@ def _fit_predict(model, data):
     return acc, time.perf_counter() - t0
 
 
-def test_wme_vs_knn_wmd_on_election_tweets(bench_size, fixed_threads, out):
+def test_wme_vs_knn_wmd_on_election_tweets(bench_size, fixed_threads, bench_out):
     data = load("election-tweets", seed=0)
     emb = glove_6b_50d()
     if bench_size == "smoke":
@@ -95,43 +87,43 @@ def test_wme_vs_knn_wmd_on_election_tweets(bench_size, fixed_threads, out):
     )
     for row in rows:
         row["time_vs_knn_leanml"] = row["seconds"] / knn_s
-    report(f"tweets-{bench_size}-threads{fixed_threads}", rows, out)
+    report(f"tweets-{bench_size}-threads{fixed_threads}", rows, bench_out)
 
 
-def test_feature_throughput(bench_size, fixed_threads, out):
+def test_feature_throughput(bench_size, fixed_threads, bench_out):
     data = load("election-tweets", seed=0)
     n, R = (200, 16) if bench_size == "smoke" else (data.n_train, 256)
     try:
         rows = throughput(list(data.X_train[:n]), glove_6b_50d(), R, [1, 2])
     finally:
         numba.set_num_threads(min(fixed_threads, numba.config.NUMBA_NUM_THREADS))
-    report(f"throughput-{bench_size}", rows, out)
+    report(f"throughput-{bench_size}", rows, bench_out)
     assert rows[0]["doc_R_per_s"] > 0
 
 
 @pytest.mark.parametrize("name", ["reuters-r8", "20newsgroups", "election-tweets"])
-def test_norm_diagnostics(bench_size, fixed_threads, out, name):
+def test_norm_diagnostics(bench_size, fixed_threads, bench_out, name):
     """Deliver 2's measurement: features vs word norms, per random-word distribution."""
     n_train, n_test, R = (200, 100, 32) if bench_size == "smoke" else (1500, 1000, 256)
     data = load(name, seed=0).subset(n_train=n_train, n_test=n_test, seed=0)
     kinds = ("box_unit", "vocab_sample", "gaussian")
     rows = norm_diagnostics(data, glove_6b_50d(), kinds, R=R)
-    report(f"norms-{name}-{bench_size}-threads{fixed_threads}", rows, out)
+    report(f"norms-{name}-{bench_size}-threads{fixed_threads}", rows, bench_out)
     assert all(-1 <= r["corr_norm"] <= 1 and 0 < r["pc1_share"] <= 1 for r in rows)
 
 
-def test_knn_pruning_on_20newsgroups(bench_size, fixed_threads, out):
+def test_knn_pruning_on_20newsgroups(bench_size, fixed_threads, bench_out):
     """Deliver 3: the share of exact WMDs the WCD and RWMD bounds avoid (seeded queries
     against the whole 11,293-document training split; smoke: 300 training documents)."""
     data = load("20newsgroups", seed=0)
     if bench_size == "smoke":
         data = data.subset(n_train=300, n_test=50, seed=0)
     rows = knn_pruning(data, glove_6b_50d(), n_queries=5 if bench_size == "smoke" else 40)
-    report(f"knn-pruning-20ng-{bench_size}-threads{fixed_threads}", rows, out)
+    report(f"knn-pruning-20ng-{bench_size}-threads{fixed_threads}", rows, bench_out)
     assert all(r["same_neighbours"] for r in rows)
 
 
-def test_small_r_on_r8(bench_size, fixed_threads, out):
+def test_small_r_on_r8(bench_size, fixed_threads, bench_out):
     """A partial small-R run: WME R in {256, 512} vs kNN-WMD (k = 5, RWMD-pruned) on 300
     seeded R8 test documents, whole training split, fit + predict seconds, 95% bootstrap
     intervals. (The issue's full acceptance run is ``tests/test_acceptance.py``.)"""
@@ -160,4 +152,4 @@ def test_small_r_on_r8(bench_size, fixed_threads, out):
                      "ci_high": hi, "seconds": secs})  # fmt: skip
     for row in rows:
         row["time_vs_knn"] = row["seconds"] / rows[-1]["seconds"]
-    report(f"small-r-r8-{bench_size}-threads{fixed_threads}", rows, out)
+    report(f"small-r-r8-{bench_size}-threads{fixed_threads}", rows, bench_out)

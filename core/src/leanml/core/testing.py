@@ -5,11 +5,13 @@ fixtures, and timing/report helpers.
   suite calls it for all its models (a test parametrised over its ``ModelSpec`` names).
 - A plugin's ``benchmarks/conftest.py`` imports the fixtures::
 
-    from leanml.core.testing import bench_size, fixed_threads  # noqa: F401
+    from leanml.core.testing import bench_out, bench_size, fixed_threads  # noqa: F401
 
 ``LEANML_BENCH`` chooses ``smoke`` (CI: tiny sizes, checks that each benchmark runs) or
 ``full`` (the default: the sizes behind the README tables). ``LEANML_BENCH_THREADS`` (default
 2) caps BLAS/OpenMP, Numba and Torch for the whole session, so each run states its threads.
+``LEANML_BENCH_OUT`` is where :func:`report` tables go (default: a pytest temporary
+directory, never the source tree).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .threads import thread_limits
 
 __all__ = [
     "BENCH_SIZES",
+    "bench_out",
     "bench_size",
     "bench_threads",
     "best_of",
@@ -58,6 +61,13 @@ def bench_size() -> str:
     if size not in BENCH_SIZES:
         raise pytest.UsageError(f"LEANML_BENCH must be one of {BENCH_SIZES}, got {size!r}")
     return size
+
+
+@pytest.fixture(scope="session")
+def bench_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Directory for benchmark tables: ``LEANML_BENCH_OUT``, else a pytest temporary one."""
+    env = os.environ.get("LEANML_BENCH_OUT")
+    return Path(env) if env else tmp_path_factory.mktemp("bench-results")
 
 
 @pytest.fixture(scope="session", autouse=True)
