@@ -20,7 +20,7 @@ from leanml.core.dask import (
 )
 from leanml.core.testing_dask import (
     kill_busy_worker,
-    loopback_cluster,
+    loopback_client,  # noqa: F401 (the `client` fixture)
     restarted_partitions,
     slow_partitions,
 )
@@ -42,12 +42,6 @@ class RowSums:
 
     def transform(self, X):
         return sp.csr_matrix(X) * 2.0
-
-
-@pytest.fixture(scope="module")
-def client():
-    with loopback_cluster(2, timeout=60) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from leanml.core.dask import parallel_post_fit, partitioned
 from leanml.core.testing_dask import (
     kill_busy_worker,
-    loopback_cluster,
+    loopback_client,  # noqa: F401 (the `client` fixture)
     restarted_partitions,
     slow_partitions,
 )
@@ -29,12 +29,6 @@ def _sequences(rng, n):
         X.append([{f"w={w}": 1.0, f"last={w[-1]}": 1.0} for w in words])
         y.append([TAGS.get(w, "A") for w in words])
     return X, y
-
-
-@pytest.fixture(scope="module")
-def client():
-    with loopback_cluster(2, timeout=60) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from sklearn.linear_model import SGDClassifier
 from leanml.core.dask import parallel_post_fit, partitioned
 from leanml.core.testing_dask import (
     kill_busy_worker,
-    loopback_cluster,
+    loopback_client,  # noqa: F401 (the `client` fixture)
     restarted_partitions,
     slow_partitions,
 )
@@ -18,12 +18,6 @@ from leanml.rbf_features import RandomBinningFeatures, RBClassifier, RBRegressor
 from leanml.rbf_features._dask import stream_fit, unseen_fraction
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def client():
-    with loopback_cluster(2, timeout=60) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

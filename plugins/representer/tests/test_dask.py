@@ -11,7 +11,7 @@ import torch
 from leanml.core import ParameterError
 from leanml.core.testing_dask import (
     kill_busy_worker,
-    loopback_cluster,
+    loopback_client,  # noqa: F401 (the `client` fixture)
     restarted_partitions,
     slowed,
 )
@@ -19,12 +19,6 @@ from leanml.representer import RepresenterExplainer
 from leanml.representer._dask import explain_partitioned, training_partitions
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def client():
-    with loopback_cluster(2, timeout=60) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

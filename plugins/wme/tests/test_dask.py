@@ -11,19 +11,13 @@ import pytest
 from leanml.core.dask import partitioned, send_model
 from leanml.core.testing_dask import (
     kill_busy_worker,
-    loopback_cluster,
+    loopback_client,  # noqa: F401 (the `client` fixture)
     restarted_partitions,
     slow_partitions,
 )
 from leanml.wme import KNNWMD, WMEClassifier, WordMoversEmbedding
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def client():
-    with loopback_cluster(2, timeout=60) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

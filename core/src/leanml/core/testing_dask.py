@@ -3,6 +3,9 @@
 Used by the core's and the plugins' ``tests/test_dask.py``: the same partitions are computed
 once in one process and once on a 2-worker ``LocalCluster`` (loopback only), and once more
 while one worker is killed (``SIGKILL``) in the middle of a task, which Dask must rerun.
+A test module gets a 2-worker cluster as the fixture ``client`` (one per module) with::
+
+    from leanml.core.testing_dask import loopback_client  # noqa: F401
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .dask import _split, dask_client
 
 __all__ = [
     "kill_busy_worker",
+    "loopback_client",
     "loopback_cluster",
     "restarted_partitions",
     "slow_partitions",
@@ -36,6 +42,13 @@ def loopback_cluster(n_workers: int = 2, timeout: float = 60) -> Iterator[Any]:
     """
     with dask_client(f"local:{n_workers}", memory_limit="1GiB", timeout=timeout) as client:
         yield client
+
+
+@pytest.fixture(scope="module", name="client")
+def loopback_client() -> Iterator[Any]:
+    """Fixture ``client``: a 2-worker :func:`loopback_cluster` shared by one test module."""
+    with loopback_cluster(2, timeout=60) as c:
+        yield c
 
 
 def _slow(part: Any, index: int, delay: float, marker_dir: str) -> Any:
