@@ -74,6 +74,28 @@ def test_streaming_topk_equals_full_matrix():
         assert torch.allclose(a.to(b.dtype), b) if a.is_floating_point() else torch.equal(a, b)
 
 
+def test_streaming_topk_ties_go_to_the_lower_index_and_k_above_n():
+    g = torch.Generator().manual_seed(1)
+    # small integers: every product is exact, so equal rows tie exactly in float32
+    F = torch.randint(0, 3, (100, 4), generator=g).float()
+    alpha = torch.randint(-2, 3, (100, 3), generator=g).float()
+    Ft, target = torch.randint(0, 3, (4, 4), generator=g).float(), torch.tensor([0, 1, 2, 1])
+    chunks = [(s, F[s : s + 30], alpha[s : s + 30]) for s in range(0, 100, 30)]
+    es, ei, is_, ii, total = stream_topk(Ft, chunks, target, 5)
+    assert es.dtype == torch.float32
+    S = ((Ft @ F.T) * alpha[:, target].T).numpy()
+    rows = np.arange(100)
+    for b in range(4):  # the reference order: by score, then by training index
+        best = np.lexsort((rows, -S[b]))[:5]
+        worst = np.lexsort((rows, S[b]))[:5]
+        assert ei[b].tolist() == best.tolist() and ii[b].tolist() == worst.tolist()
+        assert es[b].tolist() == S[b, best].tolist()
+        assert is_[b].tolist() == S[b, worst].tolist()
+    torch.testing.assert_close(total, torch.from_numpy(S.sum(1, dtype=np.float64)))
+    few = stream_topk(Ft, [(0, F[:3], alpha[:3])], target, 10)  # k > n: n columns
+    assert few[0].shape == (4, 3) and torch.isfinite(few[0]).all()
+
+
 def test_memory_mapped_features_and_chunks_give_the_same_answer(digits, mlp, tmp_path):
     d, Xtr, Xte = digits
     a = RepresenterExplainer(mlp, mlp.features, mlp.head).fit(as_t(Xtr), d.y_train)
@@ -205,3 +227,41 @@ def test_preconditioner_choice_follows_the_cost_model():
         head.EXACT_PRECONDITIONER_BREAK_EVEN = old
     assert b.cg_iterations > a.cg_iterations  # Jacobi needs more products
     torch.testing.assert_close(a.weight, b.weight, rtol=0, atol=1e-9)
+
+
+def test_a_data_hessian_formed_elsewhere_preconditions_like_the_one_formed_at_the_start():
+    """The lambda path forms the data Hessian once; over (W; free bias) it must be the
+    same preconditioner fit_head forms itself, and a stale one must still converge."""
+    from leanml.representer.head import data_hessian, fit_head
+
+    g = torch.Generator().manual_seed(0)
+    F = torch.rand(300, 12, generator=g, dtype=torch.float64)
+    T = torch.softmax(3 * torch.randn(300, 4, generator=g, dtype=torch.float64), 1)
+    W0 = 0.1 * torch.randn(12, 4, generator=g, dtype=torch.float64)
+    b0 = 0.1 * torch.randn(4, generator=g, dtype=torch.float64)
+    P0 = torch.softmax(F @ W0 + b0, 1)
+    own = fit_head(F, T, W0, b0, 1e-3, gtol=1e-11)
+    given = fit_head(F, T, W0, b0, 1e-3, gtol=1e-11, hessian=data_hessian(F, P0, True))
+    assert given.cg_iterations == own.cg_iterations
+    torch.testing.assert_close(given.weight, own.weight, rtol=0, atol=1e-12)
+    torch.testing.assert_close(given.bias, own.bias, rtol=0, atol=1e-12)
+    stale = data_hessian(F, torch.full_like(P0, 0.25), True)  # another point's Hessian
+    far = fit_head(F, T, W0, b0, 1e-3, gtol=1e-11, hessian=stale)
+    torch.testing.assert_close(far.weight, own.weight, rtol=0, atol=1e-8)
+
+
+def test_data_hessian_with_a_free_bias_equals_autograd():
+    from leanml.representer.head import data_hessian
+
+    g = torch.Generator().manual_seed(3)
+    F = torch.rand(50, 6, generator=g, dtype=torch.float64)
+    T = torch.softmax(torch.randn(50, 3, generator=g, dtype=torch.float64), 1)
+    theta0 = 0.3 * torch.randn(7, 3, generator=g, dtype=torch.float64)  # (W; b)
+
+    def loss(theta):
+        logits = F @ theta[:6] + theta[6]
+        return -(T * torch.log_softmax(logits, 1)).sum() / F.shape[0]
+
+    want = torch.autograd.functional.hessian(loss, theta0).reshape(21, 21)
+    P0 = torch.softmax(F @ theta0[:6] + theta0[6], 1)
+    torch.testing.assert_close(data_hessian(F, P0, True), want, rtol=0, atol=1e-6)

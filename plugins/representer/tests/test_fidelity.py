@@ -183,14 +183,14 @@ def test_streaming_respects_the_memory_budget(digits, mlp, monkeypatch):
 
     def spy(F_test, chunks, target, k):
         chunks = list(chunks)
-        seen.append(F_test.shape[0] * max(c[1].shape[0] for c in chunks) * 4 * 8)
+        seen.append(F_test.shape[0] * max(c[1].shape[0] for c in chunks) * F_test.element_size())
         return real(F_test, chunks, target, k)
 
     budget = 2**20
     big = RepresenterExplainer(mlp, mlp.features, mlp.head, lmbda=LMBDA).fit(as_t(Xtr))
     ref = big.explain(as_t(Xte), k=5)
     small = RepresenterExplainer(
-        mlp, mlp.features, mlp.head, lmbda=LMBDA, chunk_size=500, memory_budget=budget
+        mlp, mlp.features, mlp.head, lmbda=LMBDA, chunk_size=1000, memory_budget=budget
     ).fit(as_t(Xtr))
     monkeypatch.setattr(explainer_module, "stream_topk", spy)
     got = small.explain(as_t(Xte), k=5)

@@ -25,6 +25,7 @@ from leanml.core import LeanmlError, ParameterError
 __all__ = [
     "HeadFit",
     "NotConvergedError",
+    "data_hessian",
     "exact_preconditioner_pays",
     "fit_head",
     "head_gradient",
@@ -173,24 +174,34 @@ def _jacobi(head: _Head, P):
     return lambda r: [None if ri is None else ri / di for ri, di in zip(r, diag, strict=True)]
 
 
-def _exact_at_start(head: _Head, P, shape_W):
-    """Cholesky of the Hessian at the warm start, over the stacked (W; b) parameters.
+def data_hessian(F: torch.Tensor, P: torch.Tensor, free_bias: bool) -> torch.Tensor:
+    """The data part of the Hessian (no lambda), over the stacked (W; b) parameters, float64.
 
-    A free bias leaves the Hessian singular along softmax's shift direction; head_hessian
-    penalises every row, which makes the preconditioner positive definite without changing
-    which systems CG can solve.
+    Formed in float32: that halves the O(n d^2 C^2) GEMM, and a preconditioner needs no more
+    digits (CG runs on exact float64 products). A free bias is the weight of a constant
+    feature here.
     """
-    F = head.F
-    if head.free_bias:
+    if free_bias:
         F = torch.cat([F, torch.ones(F.shape[0], 1, dtype=F.dtype)], 1)
-    # float32 halves the O(n d^2 C^2) GEMM; a preconditioner needs no more digits (CG runs
-    # on exact float64 products), but the factorisation stays float64 for small lambda. At
-    # lambda ~ 1e-6 float32 rounding can hide the 2 lambda eigenvalue of softmax's shift
-    # direction: then the Hessian is formed again in float64, and failing that Jacobi is used
-    L, info = torch.linalg.cholesky_ex(
-        head_hessian(F.to(torch.float32), P.to(torch.float32), head.lmbda).to(torch.float64)
-    )
+    return head_hessian(F.to(torch.float32), P.to(torch.float32), 0.0).to(torch.float64)
+
+
+def _exact_preconditioner(head: _Head, P, shape_W, hessian: torch.Tensor | None = None):
+    """Cholesky of (data Hessian + 2 lambda I) over the stacked (W; b) parameters.
+
+    ``hessian`` is a data Hessian formed elsewhere (:func:`data_hessian`, e.g. once for a
+    whole lambda path); None forms it at the warm start. A free bias leaves the Hessian
+    singular along softmax's shift direction; the penalty on every row makes the
+    preconditioner positive definite without changing which systems CG can solve. At
+    lambda ~ 1e-6 float32 rounding can hide that 2 lambda eigenvalue: then the Hessian is
+    formed again in float64 at this point, and failing that Jacobi is used.
+    """
+    H = data_hessian(head.F, P, head.free_bias) if hessian is None else hessian
+    L, info = torch.linalg.cholesky_ex(H + 2.0 * head.lmbda * torch.eye(H.shape[0]))
     if info != 0:
+        F = head.F
+        if head.free_bias:
+            F = torch.cat([F, torch.ones(F.shape[0], 1, dtype=F.dtype)], 1)
         L, info = torch.linalg.cholesky_ex(head_hessian(F, P, head.lmbda))
     if info != 0:
         return _jacobi(head, P)
@@ -222,6 +233,7 @@ def fit_head(
     lmbda: float,
     gtol: float = 1e-10,
     max_iter: int = 100,
+    hessian: torch.Tensor | None = None,
 ) -> HeadFit:
     """Minimise (1/n) sum CE(T_i, softmax(F_i W [+ b])) + lambda ||W||^2 by truncated Newton.
 
@@ -234,6 +246,8 @@ def fit_head(
     lmbda : lambda > 0
     gtol : required max |gradient|
     max_iter : Newton iteration budget
+    hessian : a data Hessian (:func:`data_hessian`) to precondition with instead of forming
+        the one at the warm start; ignored where Jacobi is the cheaper preconditioner
 
     Raises
     ------
@@ -257,7 +271,7 @@ def fit_head(
         # the warm start is close to the optimum, so its exact Hessian stays a good
         # preconditioner throughout: a few CG iterations per Newton step instead of dozens
         if exact_preconditioner_pays(F.shape[0], n_params):
-            precondition = _exact_at_start(head, P, W.shape)
+            precondition = _exact_preconditioner(head, P, W.shape, hessian)
         else:
             precondition = _jacobi(head, P)
     while gmax > gtol and iterations < max_iter:
