@@ -28,8 +28,8 @@ def digits_images():
     return X, torch.as_tensor(d.y_train), Xt
 
 
-def train_cnn(width: int, X, y, epochs: int = 60) -> nn.Sequential:
-    """conv-conv-pool-fc(32)-fc(10); ``[7]`` is the feature ReLU, ``[8]`` the head."""
+def train_cnn(width: int, X, y, epochs: int = 60, head_width: int = 32) -> nn.Sequential:
+    """conv-conv-pool-fc(head_width)-fc(10); ``[7]`` is the feature ReLU, ``[8]`` the head."""
     torch.manual_seed(0)
     m = nn.Sequential(
         nn.Conv2d(1, width, 3, padding=1),
@@ -38,9 +38,9 @@ def train_cnn(width: int, X, y, epochs: int = 60) -> nn.Sequential:
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(2 * width * 16, 32),
+        nn.Linear(2 * width * 16, head_width),
         nn.ReLU(),
-        nn.Linear(32, 10),
+        nn.Linear(head_width, 10),
     )
     opt = torch.optim.Adam(m.parameters(), lr=3e-3)
     for _ in range(epochs):
