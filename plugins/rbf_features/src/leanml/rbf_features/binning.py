@@ -270,10 +270,10 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
 
         ``previous = (binning, cols)``: a binning fitted on the same rows, and its ids. If
         its grids are this one's first grids, only the new grids are binned.
-        ``sample_weight`` only enters the automatic bandwidth.
+        ``sample_weight`` only enters the automatic bandwidth. ``X`` is validated
+        (``_validate_X``): the estimators check it once, not per step.
         """
         self._check_params()
-        X = _validate_X(X)
         n, R = X.shape[0], int(self.n_grids)
         self.n_features_in_ = X.shape[1]
         auto = self.sigma is None or self.sigma == "auto"
@@ -329,7 +329,12 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
             that bin held no training point (the row then has no feature for that grid).
         """
         check_is_fitted(self, "n_columns_")
-        X = _validate_X(X, self.n_features_in_)
+        return self._transform_ids(_validate_X(X, self.n_features_in_))
+
+    def _transform_ids(self, X: Any) -> np.ndarray:
+        """``transform_ids`` of an ``X`` that ``_validate_X`` has checked."""
+        if X.shape[1] != self.n_features_in_:
+            _validate_X(X, self.n_features_in_)  # raises its message
         self._check_range(X)
         cols = np.empty((X.shape[0], int(self.n_grids)), dtype=self._id_dtype)
         with serial_below(X.shape[0] * X.shape[1] * int(self.n_grids)):
@@ -345,10 +350,15 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         grids are kept and only the additional ones are binned (warm start).
         ``sample_weight`` (n,) weights the rows for ``sigma="auto"`` (as repeated rows).
         """
-        shape = getattr(X, "shape", (0, 0))
+        self._check_params()
+        return self._fit_ids_validated(_validate_X(X), previous, sample_weight)
+
+    def _fit_ids_validated(
+        self, X: Any, previous: tuple | None = None, sample_weight: Any = None
+    ) -> np.ndarray:
+        """``fit_transform_ids`` of an ``X`` that ``_validate_X`` has checked."""
         R = self.n_grids if isinstance(self.n_grids, (int, np.integer)) else 1  # checked later
-        work = shape[0] * (shape[1] if len(shape) > 1 else 1) * int(R)
-        with serial_below(work):
+        with serial_below(X.shape[0] * X.shape[1] * int(R)):
             return self._fit_ids(X, previous, sample_weight)
 
     def ids_to_csr(self, cols: np.ndarray) -> sp.csr_matrix:
