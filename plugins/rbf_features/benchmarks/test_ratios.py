@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.svm import LinearSVC
@@ -36,8 +37,8 @@ def test_feature_generation_throughput(bench_size, fixed_threads, bench_out):
     n, R = (300, 8) if bench_size == "smoke" else (data.n_train, 128)
     X = data.X_train[:n] / 255.0
     rb = RandomBinningFeatures(R, sigma=40.0, random_state=0).fit(X[:10])
-    _kernels.fit_bins(rb._keys(X))  # compile outside the timing
-    t_numba, _ = best_of(lambda: _kernels.fit_bins(rb._keys(X)))
+    _kernels.fit_bins(rb._keys(X), numba.get_num_threads())  # compile outside the timing
+    t_numba, _ = best_of(lambda: _kernels.fit_bins(rb._keys(X), numba.get_num_threads()))
     t_numpy, _ = best_of(lambda: _reference.fit_bins(X, *rb.grid_parameters), repeats=1)
     csr = sp.csr_matrix(X)
     t_sparse, _ = best_of(lambda: RandomBinningFeatures(R, sigma=40.0, random_state=0).fit(csr))

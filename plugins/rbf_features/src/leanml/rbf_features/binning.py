@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -192,14 +193,17 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         """
         rng = np.random.default_rng(self.random_state)
         R, d = int(self.n_grids), n_features
-        aT, bT = np.empty((d, R)), np.empty((d, R))
-        PT = np.empty((d, R), dtype=np.uint64)
+        # the loop only draws (in the stream's order); the arithmetic runs once, vectorised
+        delta, u = np.empty((R, d)), np.empty((R, d))
+        P = np.empty((R, d), dtype=np.uint64)
         for r in range(R):
-            delta = sample_widths(self.kernel, self.sigma_, d, rng)
-            u = rng.random(d) * delta
-            aT[:, r], bT[:, r] = 1.0 / delta, u / delta
-            PT[:, r] = rng.integers(0, 2**63, size=d, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-        self._aT, self._bT, self._PT = aT, bT, PT
+            delta[r] = sample_widths(self.kernel, self.sigma_, d, rng)
+            u[r] = rng.random(d)
+            P[r] = rng.integers(0, 2**63, size=d, dtype=np.uint64)
+        u *= delta
+        self._aT = np.ascontiguousarray((1.0 / delta).T)
+        self._bT = np.ascontiguousarray((u / delta).T)
+        self._PT = np.ascontiguousarray((P * np.uint64(2) + np.uint64(1)).T)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # a copy: it may be the live __dict__
@@ -282,7 +286,7 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         self._check_range(X)
         old, old_cols = previous if previous is not None else (None, None)
         R0 = old.n_grids if self._extends(old) else 0
-        local, kappa, tk, tid, tstart = _kernels.fit_bins(self._keys(X, R0))
+        local, kappa, tk, tid, tstart = _kernels.fit_bins(self._keys(X, R0), numba.get_num_threads())
         if R0:  # append the new grids' tables to the old ones
             kappa = np.concatenate([old.n_bins_per_grid_, kappa])
             otk, otid, ostart = old._tables
