@@ -286,7 +286,9 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         self._check_range(X)
         old, old_cols = previous if previous is not None else (None, None)
         R0 = old.n_grids if self._extends(old) else 0
-        local, kappa, tk, tid, tstart = _kernels.fit_bins(self._keys(X, R0), numba.get_num_threads())
+        local, kappa, tk, tid, tstart = _kernels.fit_bins(
+            self._keys(X, R0), numba.get_num_threads()
+        )
         if R0:  # append the new grids' tables to the old ones
             kappa = np.concatenate([old.n_bins_per_grid_, kappa])
             otk, otid, ostart = old._tables

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.class_weight import compute_sample_weight
@@ -21,6 +19,7 @@ from leanml.core import InputError, ParameterError
 from leanml.core.threads import thread_limits
 
 from . import solvers
+from ._digest import fingerprint
 from ._parallel import serial_below
 from .binning import RandomBinningFeatures, _validate_X
 from .solvers import RBDesign
@@ -37,22 +36,6 @@ _CLASSIFIER_SOLVERS = {
 }
 
 
-def _fingerprint(X: Any, *arrays: Any) -> str:
-    """Digest of the training data, so a warm start can tell that the rows are the same.
-
-    SHA-1, not BLAKE2: with the CPU's SHA extensions it hashes twice as fast (0.34 against
-    0.73 ms for shuttle's 10,000 x 9 rows, an eighth of a whole R = 16 fit), and collisions
-    only matter by accident here, not against an adversary.
-    """
-    h = hashlib.sha1(usedforsecurity=False)
-    parts = [X.data, X.indices, X.indptr] if sp.issparse(X) else [X]
-    for a in (*parts, *arrays):
-        a = np.ascontiguousarray(a)
-        h.update(str((a.shape, a.dtype)).encode())
-        h.update(a.view(np.uint8).ravel() if a.size else b"")
-    return h.hexdigest()
-
-
 def _label_kind(y: np.ndarray) -> tuple[str, tuple | None]:
     """``(type_of_target(y), np.unique(y, return_inverse=True) or None)``.
 
@@ -65,8 +48,22 @@ def _label_kind(y: np.ndarray) -> tuple[str, tuple | None]:
         return type_of_target(y), None
     if y.dtype.kind == "f" and (y != y.astype(int)).any():
         return "continuous", None
-    found = np.unique(y, return_inverse=True)
+    found = _integer_classes(y) if y.dtype.kind in "iu" else None
+    if found is None:
+        found = np.unique(y, return_inverse=True)
     return ("binary" if found[0].shape[0] <= 2 else "multiclass"), found
+
+
+def _integer_classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``np.unique(y, return_inverse=True)`` by counting, for integer labels in a range of
+    at most 2n + 16 values (else None): 0.05 against 0.25 ms on shuttle's 10,000 labels."""
+    lo, hi = int(y.min()), int(y.max())
+    if hi - lo > 2 * y.shape[0] + 16 or max(hi, -lo) >= 2**62:
+        return None
+    shifted = y.astype(np.int64) - lo  # in int64: y - lo may overflow a narrow dtype
+    present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+    classes = (np.flatnonzero(present) + lo).astype(y.dtype)
+    return classes, (np.cumsum(present) - 1)[shifted]
 
 
 class _RBBase(BaseEstimator):
@@ -357,7 +354,7 @@ class RBClassifier(ClassifierMixin, _RBBase):
         if self.class_weight is not None:
             cw = compute_sample_weight(self.class_weight, y)
             sample_weight = cw if sample_weight is None else sample_weight * cw
-        key = _fingerprint(X, encoded, *(() if sample_weight is None else (sample_weight,)))
+        key = fingerprint(X, encoded, *(() if sample_weight is None else (sample_weight,)))
         old_coef, old_dual = getattr(self, "coef_", None), getattr(self, "_dual", None)
         old_b = getattr(self, "intercept_", None)
         K = 1 if len(classes) == 2 else len(classes)
@@ -532,7 +529,7 @@ class RBRegressor(RegressorMixin, _RBBase):
         if not np.isfinite(y).all():
             raise InputError("y contains NaN or infinity")
         Y = y.reshape(len(y), -1).T
-        key = _fingerprint(X, y, *(() if sample_weight is None else (sample_weight,)))
+        key = fingerprint(X, y, *(() if sample_weight is None else (sample_weight,)))
         old = getattr(self, "coef_", None)
         fit_b = bool(self.fit_intercept)
         with self._threads(X, len(Y)):
