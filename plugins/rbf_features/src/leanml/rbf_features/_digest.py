@@ -3,7 +3,7 @@
 Hashing shuttle's 10,000 x 9 rows with BLAKE2 took 0.73 ms (SHA-1 0.34 ms), a quarter of
 a whole R = 4 fit. :func:`digest_words` runs xxHash64's round, acc = rotl(acc + word * P2,
 31) * P1, on four independent lanes (the CPU overlaps them) and folds the lanes with the
-splitmix64 finaliser into 128 bits: 0.03 ms for the same rows. It guards against accidents
+splitmix64 finaliser into 128 bits: 0.04-0.05 ms for the same rows. It guards against accidents
 (a refit on other data), not adversaries. ``_reference.digest_words`` is the NumPy version
 the tests compare it with.
 """
