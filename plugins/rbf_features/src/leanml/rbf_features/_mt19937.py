@@ -2,7 +2,7 @@
 
 Dual CD shuffles its active rows every epoch (LIBLINEAR's random order). Drawing with Numba's
 ``np.random.randint`` costs 7.7 ns a draw here, mostly the per-call lookup of the thread's
-generator: on shuttle at R = 16 the shuffles took 1.4 of the 1.9 ms of the whole solve. This
+generator: on shuttle at R = 16 the shuffles took up to 1.4 ms of the 1.9 ms solve. This
 module reproduces the same MT19937 stream (Numba's seeding, its NumPy-style bounded integers:
 the low bits of one 32-bit draw, rejected until below the bound) with the state held in a
 local array, so the permutations, and hence every fitted model, are bit-identical to those
