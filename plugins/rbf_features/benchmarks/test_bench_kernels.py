@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 from sklearn.svm import LinearSVC
@@ -34,7 +35,7 @@ def grids(mnist, bench_size):
 
 def _numba_bins(X, rb):
     """Keys (parallel over rows) then per-grid open-addressing tables (parallel over grids)."""
-    return _kernels.fit_bins(rb._keys(X))
+    return _kernels.fit_bins(rb._keys(X), numba.get_num_threads())
 
 
 @pytest.mark.benchmark(group="rb-feature-generation")

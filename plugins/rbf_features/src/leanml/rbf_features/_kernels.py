@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import get_thread_id, njit, prange
 
+from ._mt19937 import mt_seed, shuffle
+
 _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -109,8 +111,11 @@ def _probe(table_keys, table_ids, start, cap, k):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def fit_bins(keys):
+def fit_bins(keys, chunks):
     """Number the bins of every grid from the (n, R) training keys.
+
+    ``chunks`` (the thread count): the grids are split in that many groups, each reusing one
+    scratch table; any value gives the same result.
 
     Returns
     -------
@@ -124,10 +129,14 @@ def fit_bins(keys):
     local = np.empty((R, n), dtype=np.int32)
     kappa = np.empty(R, dtype=np.int64)
     cap = _capacity(n)
-    for r in prange(R):
+    # one scratch table per thread, reused grid after grid: a fresh one per grid cost page
+    # faults on every grid (a fifth of binning shuttle's 10,000 rows at R = 16)
+    chunks = max(1, min(R, chunks))
+    for c in prange(chunks):
         scratch_keys = np.empty(cap, dtype=np.uint64)
         scratch_ids = np.empty(cap, dtype=np.int32)
-        kappa[r] = _fit_grid(keys[:, r], local[r], scratch_keys, scratch_ids)
+        for r in range(c, R, chunks):
+            kappa[r] = _fit_grid(keys[:, r], local[r], scratch_keys, scratch_ids)
     table_start = np.zeros(R + 1, dtype=np.int64)
     for r in range(R):
         table_start[r + 1] = table_start[r] + _capacity(kappa[r])
@@ -136,18 +145,17 @@ def fit_bins(keys):
     for r in prange(R):
         start = table_start[r]
         mask = np.uint64(table_start[r + 1] - start - 1)
+        nxt = 0
         for i in range(n):
+            if local[r, i] != nxt:  # ids are first-seen: only a bin's first row is new
+                continue
             k = keys[i, r]
             slot = k & mask
-            while True:
-                s = table_keys[start + slot]
-                if s == k:
-                    break
-                if s == _EMPTY:
-                    table_keys[start + slot] = k
-                    table_ids[start + slot] = local[r, i]
-                    break
+            while table_keys[start + slot] != _EMPTY:
                 slot = (slot + np.uint64(1)) & mask
+            table_keys[start + slot] = k
+            table_ids[start + slot] = nxt
+            nxt += 1
     return local, kappa, table_keys, table_ids, table_start
 
 
@@ -253,14 +261,12 @@ def dcd_svm(cols, y, v, cost, squared, tol, max_iter, seed, w, alpha, bias):
     index = np.arange(n)
     active = n
     pg_max_old, pg_min_old = np.inf, -np.inf
-    # njit code seeds Numba's own per-thread generator; Generator objects are not supported
-    np.random.seed(seed)  # noqa: NPY002
+    # Numba's np.random stream for this seed, in a state of our own (see _mt19937)
+    mt = mt_seed(seed)
     it = 0
     while it < max_iter:
         pg_max_new, pg_min_new = -np.inf, np.inf
-        for s in range(active):
-            j = s + np.random.randint(active - s)  # noqa: NPY002
-            index[s], index[j] = index[j], index[s]
+        shuffle(index, active, mt)
         s = 0
         while s < active:
             i = index[s]
@@ -388,8 +394,8 @@ def dcd_svm_classes(
     """``dcd_svm`` for each row of ``Y`` (+1/-1 targets) with duals ``A[k]``, targets in parallel.
 
     ``B[k]`` is target k's bias: fixed, or with ``fit_intercept`` the start of its search
-    (``dcd_svm_intercept``), overwritten with the result. Each target reseeds Numba's
-    generator with ``seed``, so the result does not depend on which thread runs it. Returns
+    (``dcd_svm_intercept``), overwritten with the result. Each target seeds its own
+    generator state with ``seed``, so the result does not depend on which thread runs it. Returns
     the iterations of each target.
     """
     K = Y.shape[0]

@@ -92,3 +92,21 @@ def l1_prox_sweep(
             m[rows] += (new - w[c]) * vals
             w[c] = new
     return (w, b) if fit_intercept else w
+
+
+def digest_words(words: np.ndarray, seeds: np.ndarray) -> tuple[np.uint64, np.uint64]:
+    """``_digest.digest_words`` with the four lanes as a vector (word i to lane i % 4)."""
+    p1, p2 = np.uint64(0x9E3779B185EBCA87), np.uint64(0xC2B2AE3D27D4EB4F)
+    acc = seeds.astype(np.uint64).copy()
+    padded = np.zeros(-(-len(words) // 4) * 4, dtype=np.uint64)
+    padded[: len(words)] = words
+    with np.errstate(over="ignore"):
+        for row, block in enumerate(padded.reshape(-1, 4)):
+            live = np.arange(4) + 4 * row < len(words)  # the tail leaves later lanes alone
+            new = acc + block * p2
+            new = ((new << np.uint64(31)) | (new >> np.uint64(33))) * p1
+            acc = np.where(live, new, acc)
+        n = np.uint64(len(words))
+        one = np.array([acc[1] + n, acc[3] - n], dtype=np.uint64)
+        inner = mix(one)
+        return tuple(mix(np.array([acc[0] ^ inner[0], acc[2] ^ inner[1]], dtype=np.uint64)))

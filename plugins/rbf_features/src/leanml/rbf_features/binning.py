@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -192,14 +193,17 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         """
         rng = np.random.default_rng(self.random_state)
         R, d = int(self.n_grids), n_features
-        aT, bT = np.empty((d, R)), np.empty((d, R))
-        PT = np.empty((d, R), dtype=np.uint64)
+        # the loop only draws (in the stream's order); the arithmetic runs once, vectorised
+        delta, u = np.empty((R, d)), np.empty((R, d))
+        P = np.empty((R, d), dtype=np.uint64)
         for r in range(R):
-            delta = sample_widths(self.kernel, self.sigma_, d, rng)
-            u = rng.random(d) * delta
-            aT[:, r], bT[:, r] = 1.0 / delta, u / delta
-            PT[:, r] = rng.integers(0, 2**63, size=d, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-        self._aT, self._bT, self._PT = aT, bT, PT
+            delta[r] = sample_widths(self.kernel, self.sigma_, d, rng)
+            u[r] = rng.random(d)
+            P[r] = rng.integers(0, 2**63, size=d, dtype=np.uint64)
+        u *= delta
+        self._aT = np.ascontiguousarray((1.0 / delta).T)
+        self._bT = np.ascontiguousarray((u / delta).T)
+        self._PT = np.ascontiguousarray((P * np.uint64(2) + np.uint64(1)).T)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # a copy: it may be the live __dict__
@@ -270,10 +274,10 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
 
         ``previous = (binning, cols)``: a binning fitted on the same rows, and its ids. If
         its grids are this one's first grids, only the new grids are binned.
-        ``sample_weight`` only enters the automatic bandwidth.
+        ``sample_weight`` only enters the automatic bandwidth. ``X`` is validated
+        (``_validate_X``): the estimators check it once, not per step.
         """
         self._check_params()
-        X = _validate_X(X)
         n, R = X.shape[0], int(self.n_grids)
         self.n_features_in_ = X.shape[1]
         auto = self.sigma is None or self.sigma == "auto"
@@ -282,7 +286,9 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         self._check_range(X)
         old, old_cols = previous if previous is not None else (None, None)
         R0 = old.n_grids if self._extends(old) else 0
-        local, kappa, tk, tid, tstart = _kernels.fit_bins(self._keys(X, R0))
+        local, kappa, tk, tid, tstart = _kernels.fit_bins(
+            self._keys(X, R0), numba.get_num_threads()
+        )
         if R0:  # append the new grids' tables to the old ones
             kappa = np.concatenate([old.n_bins_per_grid_, kappa])
             otk, otid, ostart = old._tables
@@ -329,7 +335,12 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
             that bin held no training point (the row then has no feature for that grid).
         """
         check_is_fitted(self, "n_columns_")
-        X = _validate_X(X, self.n_features_in_)
+        return self._transform_ids(_validate_X(X, self.n_features_in_))
+
+    def _transform_ids(self, X: Any) -> np.ndarray:
+        """``transform_ids`` of an ``X`` that ``_validate_X`` has checked."""
+        if X.shape[1] != self.n_features_in_:
+            _validate_X(X, self.n_features_in_)  # raises its message
         self._check_range(X)
         cols = np.empty((X.shape[0], int(self.n_grids)), dtype=self._id_dtype)
         with serial_below(X.shape[0] * X.shape[1] * int(self.n_grids)):
@@ -345,10 +356,15 @@ class RandomBinningFeatures(TransformerMixin, BaseEstimator):
         grids are kept and only the additional ones are binned (warm start).
         ``sample_weight`` (n,) weights the rows for ``sigma="auto"`` (as repeated rows).
         """
-        shape = getattr(X, "shape", (0, 0))
+        self._check_params()
+        return self._fit_ids_validated(_validate_X(X), previous, sample_weight)
+
+    def _fit_ids_validated(
+        self, X: Any, previous: tuple | None = None, sample_weight: Any = None
+    ) -> np.ndarray:
+        """``fit_transform_ids`` of an ``X`` that ``_validate_X`` has checked."""
         R = self.n_grids if isinstance(self.n_grids, (int, np.integer)) else 1  # checked later
-        work = shape[0] * (shape[1] if len(shape) > 1 else 1) * int(R)
-        with serial_below(work):
+        with serial_below(X.shape[0] * X.shape[1] * int(R)):
             return self._fit_ids(X, previous, sample_weight)
 
     def ids_to_csr(self, cols: np.ndarray) -> sp.csr_matrix:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.class_weight import compute_sample_weight
@@ -21,6 +19,7 @@ from leanml.core import InputError, ParameterError
 from leanml.core.threads import thread_limits
 
 from . import solvers
+from ._digest import fingerprint
 from ._parallel import serial_below
 from .binning import RandomBinningFeatures, _validate_X
 from .solvers import RBDesign
@@ -37,15 +36,34 @@ _CLASSIFIER_SOLVERS = {
 }
 
 
-def _fingerprint(X: Any, *arrays: Any) -> str:
-    """Digest of the training data, so a warm start can tell that the rows are the same."""
-    h = hashlib.blake2b(digest_size=16)
-    parts = [X.data, X.indices, X.indptr] if sp.issparse(X) else [X]
-    for a in (*parts, *arrays):
-        a = np.ascontiguousarray(a)
-        h.update(str((a.shape, a.dtype)).encode())
-        h.update(a.view(np.uint8).ravel() if a.size else b"")
-    return h.hexdigest()
+def _label_kind(y: np.ndarray) -> tuple[str, tuple | None]:
+    """``(type_of_target(y), np.unique(y, return_inverse=True) or None)``.
+
+    1-d numeric labels (finite, checked before) are answered directly, by the same rule
+    (integral values; binary up to two distinct ones) without ``type_of_target``'s generic
+    input checks, which took a tenth of an R = 16 fit on shuttle; the classes found on the
+    way are returned.
+    """
+    if y.ndim != 1 or y.dtype.kind not in "biuf":
+        return type_of_target(y), None
+    if y.dtype.kind == "f" and (y != y.astype(int)).any():
+        return "continuous", None
+    found = _integer_classes(y) if y.dtype.kind in "iu" else None
+    if found is None:
+        found = np.unique(y, return_inverse=True)
+    return ("binary" if found[0].shape[0] <= 2 else "multiclass"), found
+
+
+def _integer_classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``np.unique(y, return_inverse=True)`` by counting, for integer labels in a range of
+    at most 2n + 16 values (else None): 0.05 against 0.25 ms on shuttle's 10,000 labels."""
+    lo, hi = int(y.min()), int(y.max())
+    if hi - lo > 2 * y.shape[0] + 16 or max(hi, -lo) >= 2**62:
+        return None
+    shifted = y.astype(np.int64) - lo  # in int64: y - lo may overflow a narrow dtype
+    present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+    classes = (np.flatnonzero(present) + lo).astype(y.dtype)
+    return classes, (np.cumsum(present) - 1)[shifted]
 
 
 class _RBBase(BaseEstimator):
@@ -115,7 +133,7 @@ class _RBBase(BaseEstimator):
         same_rows = old is not None and getattr(self, "_data_key", None) == key
         kept = getattr(self, "_train_cols", None)
         previous = (old, kept) if same_rows and kept is not None else None
-        cols = binning.fit_transform_ids(X, previous, sample_weight)
+        cols = binning._fit_ids_validated(X, previous, sample_weight)  # X checked by fit
         if self.warm_start:  # the next warm fit bins only the grids it adds
             self._train_cols = cols
         elif hasattr(self, "_train_cols"):
@@ -137,7 +155,8 @@ class _RBBase(BaseEstimator):
 
     def _design(self, X: Any) -> RBDesign:
         check_is_fitted(self, "binning_")
-        return RBDesign(self.binning_.transform_ids(X), self.binning_.grid_offsets_)
+        # X checked by the caller
+        return RBDesign(self.binning_._transform_ids(X), self.binning_.grid_offsets_)
 
 
 def _why_not_same_grids(
@@ -321,13 +340,13 @@ class RBClassifier(ClassifierMixin, _RBBase):
         X, y, sample_weight = self._check_Xyw(X, y, sample_weight)
         if y.dtype.kind in "fc" and not np.isfinite(y).all():
             raise InputError("y contains NaN or infinity")
-        kind = type_of_target(y)
+        kind, found = _label_kind(y)
         if kind == "unknown":
             raise InputError(f"Unknown label type: y of dtype {y.dtype} holds no class labels")
         if kind not in ("binary", "multiclass"):
             hint = " (use RBRegressor for regression)" if kind.startswith("continuous") else ""
             raise InputError(f"y must hold class labels, got a {kind} target{hint}")
-        classes, encoded = np.unique(y, return_inverse=True)
+        classes, encoded = np.unique(y, return_inverse=True) if found is None else found
         if len(classes) < 2:
             found = f"one class only ({classes[0]!r})" if len(classes) else "no labels"
             raise InputError(f"y has {found}; a classifier needs two")
@@ -335,7 +354,7 @@ class RBClassifier(ClassifierMixin, _RBBase):
         if self.class_weight is not None:
             cw = compute_sample_weight(self.class_weight, y)
             sample_weight = cw if sample_weight is None else sample_weight * cw
-        key = _fingerprint(X, encoded, *(() if sample_weight is None else (sample_weight,)))
+        key = fingerprint(X, encoded, *(() if sample_weight is None else (sample_weight,)))
         old_coef, old_dual = getattr(self, "coef_", None), getattr(self, "_dual", None)
         old_b = getattr(self, "intercept_", None)
         K = 1 if len(classes) == 2 else len(classes)
@@ -510,7 +529,7 @@ class RBRegressor(RegressorMixin, _RBBase):
         if not np.isfinite(y).all():
             raise InputError("y contains NaN or infinity")
         Y = y.reshape(len(y), -1).T
-        key = _fingerprint(X, y, *(() if sample_weight is None else (sample_weight,)))
+        key = fingerprint(X, y, *(() if sample_weight is None else (sample_weight,)))
         old = getattr(self, "coef_", None)
         fit_b = bool(self.fit_intercept)
         with self._threads(X, len(Y)):

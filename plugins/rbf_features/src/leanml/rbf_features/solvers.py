@@ -167,7 +167,10 @@ def solve_svm_targets(
     dual[:, cost <= 0] = 0.0
     if not squared:  # a smaller C or weight shrinks the box: clip the warm start into it
         dual = np.minimum(dual, cost)
-    W = np.ascontiguousarray(np.stack([design.rdot(dual[k] * Y[k]) for k in range(K)]))
+    if dual0 is None:  # w = Z^T (alpha y) = 0: skip a pass over the ids
+        W = np.zeros((K, design.n_columns))
+    else:
+        W = np.ascontiguousarray(np.stack([design.rdot(dual[k] * Y[k]) for k in range(K)]))
     cols = design.cols if keep.size == n else np.ascontiguousarray(design.cols[keep])
     A = np.ascontiguousarray(dual[:, keep])
     B = _biases(K, fit_intercept, b0)
