@@ -31,7 +31,47 @@ def test_knn_wmd_equals_brute_force_with_and_without_pruning(small):
         assert knn.n_pairs_ == 12 * 60
     assert solved["none"] == 12 * 60 > solved["wcd"] > solved["rwmd"]
     assert knn.set_params(prune="rwmd").fit(Xtr, ytr).kneighbors(Xte) is not None
-    assert knn.n_rwmd_pruned_ == solved["wcd"] - solved["rwmd"]
+    assert knn.n_rwmd_pruned_ == knn.n_pairs_ - solved["rwmd"]
+
+
+@pytest.mark.parametrize("prune", ["rwmd", "wcd", "none"])
+def test_knn_wmd_long_pairs_through_pot_equal_brute_force(small, monkeypatch, prune):
+    # Every pair with >= 4 words on both sides goes to POT's emd_c: same neighbours as
+    # brute force, same distances as this package's solvers (wmd_matrix) to 1e-10.
+    from leanml.wme import distance
+
+    Xtr, ytr, Xte, _, emb = small
+    M = wmd_matrix(Xte, Xtr, emb)
+    monkeypatch.setattr(distance, "POT_MIN_SIDE", 4)
+    monkeypatch.setattr(distance, "POT_MAX_ASPECT", 1000)
+    knn = KNNWMD(emb, n_neighbors=3, prune=prune).fit(Xtr, ytr)
+    dist, idx = knn.kneighbors(Xte)
+    np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], atol=1e-10)
+    np.testing.assert_array_equal(idx, np.argsort(M, axis=1, kind="stable")[:, :3])
+    if prune == "none":
+        assert knn.n_solved_ == knn.n_pairs_
+
+
+def test_rwmd_to_all_equals_rwmd_per_pair_bit_for_bit(small):
+    from leanml.wme import _kernels as K
+    from leanml.wme._knn import TABLE_BLOCK, rwmd_to_all
+    from leanml.wme.distance import _shared_table
+
+    Xtr, ytr, Xte, _, emb = small
+    knn = KNNWMD(emb).fit(Xtr, ytr)
+    Q, T = knn._docs(Xte), knn.train_
+    V, rq, rt = _shared_table(emb, Q, T)
+    wt = T.weights()
+    # A long query (several table blocks) and a one-word one.
+    long_q = np.arange(V.shape[0])  # every word of both collections
+    assert long_q.size > 2 * TABLE_BLOCK
+    for words in (long_q, rq[:1]):
+        a = np.random.default_rng(1).random(words.size)
+        a /= a.sum()
+        got = rwmd_to_all(V[words], a, V, T.indptr, rt, wt)
+        for s in range(T.n_docs):
+            st = slice(T.indptr[s], T.indptr[s + 1])
+            assert got[s] == K.rwmd(a, wt[st], K.pair_costs(V[words], V[rt[st]]))
 
 
 def test_rwmd_is_the_relaxed_lp_and_a_lower_bound(make_case, rng):
