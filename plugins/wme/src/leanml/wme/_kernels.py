@@ -35,9 +35,11 @@ from numba import njit, prange
 SSP_MAX_SINKS = 128
 
 #: From this many sinks on, the SSP starts from a sweep of dual coordinate ascent. Measured
-#: (n = 10..500, d = 300, problems cycled): faster from D = 8 on (1.4x-1.6x at D = 15),
-#: neutral at D = 6, slower at D = 3.
-SWEEP_MIN_SINKS = 8
+#: (n = 10..500, d = 300 Gaussian, problems cycled): faster from D = 8 on (1.4x-1.6x at
+#: D = 15), neutral at D = 6, slower at D = 3. On GloVe cost matrices (0.2.1, 1 thread, load
+#: 2.5-3, each variant in its own process, twice) it pays at D = 6 too: 50 x 6 7.8 -> 6.4 us
+#: and 12.2 -> 7.9 us, 200 x 6 21 -> 18 us and 32 -> 27 us, never slower.
+SWEEP_MIN_SINKS = 6
 #: ... and only when the (coarsest level's) words outnumber the sinks by more than this:
 #: on problems about as long as wide the sweep costs more than it saves. Measured (d = 300
 #: Gaussian, 20 problems cycled, 1 thread, load 8): sweep vs none at 10 x 10 6.0 vs 4.3 us,
@@ -545,24 +547,41 @@ def _ssp_multilevel(
 
 @njit(cache=True, nogil=True)
 def emd_ssp(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> tuple[float, int]:
-    """Exact EMD by the collapsed SSP solver (multilevel warm start); allocates scratch."""
+    """Exact EMD by the collapsed SSP solver (multilevel warm start); allocates scratch.
+
+    The inputs are copied into one float block that also holds the float scratch (the ints
+    share a second block). On small problems a solve takes microseconds, and its time
+    depended on where the caller's arrays and eleven separate scratch arrays happened to
+    lie: the same 50 x 10 problem, copied to fresh arrays, took 11.4-22 us per copy in one
+    process (at most 0.4 us spread with one block; 4K aliasing or cache-set conflicts are the
+    likely cause).
+    """
     n, D = C.shape
-    return _ssp_multilevel(
-        a,
-        b,
-        C,
-        np.empty(n * D),
-        np.empty(n),
-        np.empty(n * D),
-        np.empty((D, D)),
-        np.empty((D, D), dtype=np.int64),
-        np.empty(n * D, dtype=np.int64),
-        np.empty(n * D, dtype=np.int64),
-        np.empty((4, D + 1), dtype=np.int64),
-        np.empty((4, D)),
-        np.empty(4 * n),
-        np.empty(2 * n, dtype=np.int64),
-    )
+    nd = n * D
+    f = np.empty(3 * nd + 6 * n + D + D * D + 4 * D)
+    g = np.empty(2 * nd + 2 * n + D * D + 4 * (D + 1), dtype=np.int64)
+    Cc = f[:nd].reshape((n, D))
+    for i in range(n):
+        for k in range(D):
+            Cc[i, k] = C[i, k]
+    ac = f[nd : nd + n]
+    ac[:] = a
+    o = nd + n
+    bc = f[o : o + D]
+    bc[:] = b
+    o += D
+    Cbuf, abuf, Fbuf = f[o : o + nd], f[o + nd : o + nd + n], f[o + nd + n : o + 2 * nd + n]
+    o += 2 * nd + n
+    W = f[o : o + D * D].reshape((D, D))
+    fvec = f[o + D * D : o + D * D + 4 * D].reshape((4, D))
+    Sbuf = f[o + D * D + 4 * D :]
+    A = g[: D * D].reshape((D, D))
+    o = D * D
+    Mbuf, Pbuf = g[o : o + nd], g[o + nd : o + 2 * nd]
+    o += 2 * nd
+    ivec = g[o : o + 4 * (D + 1)].reshape((4, D + 1))
+    Kbuf = g[o + 4 * (D + 1) :]
+    return _ssp_multilevel(ac, bc, Cc, Cbuf, abuf, Fbuf, W, A, Mbuf, Pbuf, ivec, fvec, Sbuf, Kbuf)
 
 
 @njit(cache=True, nogil=True)
