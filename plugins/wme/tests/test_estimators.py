@@ -25,7 +25,7 @@ def test_knn_wmd_equals_brute_force_with_and_without_pruning(small):
     for prune in ("rwmd", "wcd", "none"):
         knn = KNNWMD(emb, n_neighbors=3, prune=prune).fit(Xtr, ytr)
         dist, idx = knn.kneighbors(Xte)
-        np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], atol=1e-12)
+        np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], rtol=0, atol=1e-12)
         np.testing.assert_array_equal(idx, order)  # identical neighbours
         solved[prune] = knn.n_solved_
         assert knn.n_pairs_ == 12 * 60
@@ -46,7 +46,7 @@ def test_knn_wmd_long_pairs_through_pot_equal_brute_force(small, monkeypatch, pr
     monkeypatch.setattr(distance, "POT_MAX_ASPECT", 1000)
     knn = KNNWMD(emb, n_neighbors=3, prune=prune).fit(Xtr, ytr)
     dist, idx = knn.kneighbors(Xte)
-    np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], atol=1e-10)
+    np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], rtol=0, atol=1e-10)
     np.testing.assert_array_equal(idx, np.argsort(M, axis=1, kind="stable")[:, :3])
     if prune == "none":
         assert knn.n_solved_ == knn.n_pairs_
