@@ -10,9 +10,12 @@
    sums run in :func:`~leanml.wme._kernels.rwmd`'s order, so each bound equals, bit for bit,
    the one read from the pair's cost matrix.
 2. :func:`search`: per query, visit the training documents by increasing bound, stop once
-   the bound reaches the k-th smallest WMD so far, and solve the rest exactly, building the
-   cost matrix only then. Visiting by the tighter bound (not by the WCD alone, Kusner et
-   al.'s order) finds close neighbours first. Pairs of the shapes where POT's network
+   the bound reaches the k-th smallest WMD so far, and build the cost matrix of the rest.
+   Visiting by the tighter bound (not by the WCD alone, Kusner et al.'s order) finds close
+   neighbours first. Before an exact solve, a third bound from the same cost matrix,
+   :func:`dual_bound` (the transport dual after one sweep of coordinate ascent, O(n D),
+   always at least RWMD's term on that side), skips the pairs it shows cannot enter the top
+   k: on 20 Newsgroups it avoided 98% of the solves that WCD and RWMD had left. Pairs of the shapes where POT's network
    simplex (``emd_c``, not callable from Numba) is faster, e.g. two long documents, go to
    it; the others to :func:`~leanml.wme._kernels.emd_cost`. Both release the GIL, so queries run on
    threads.
@@ -26,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit, prange
 
-from ._kernels import OK, emd_cost, pair_costs
+from ._kernels import OK, _dual_sweep, emd_cost, pair_costs
 
 #: Query words per block of the query-by-vocabulary table (32 x 50,000 words: 12.8 MB).
 TABLE_BLOCK = 32
@@ -109,9 +112,31 @@ def lower_bounds(
 
 
 @njit(cache=True, nogil=True)
-def _pair_emd(Xq: np.ndarray, aq: np.ndarray, Xs: np.ndarray, bs: np.ndarray) -> tuple[float, int]:
-    """Exact WMD of one pair with this package's solvers (cost matrix built here)."""
-    return emd_cost(aq, bs, pair_costs(Xq, Xs))
+def dual_bound(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> float:
+    """A lower bound on the EMD: the Lagrangian dual after one sweep of coordinate ascent.
+
+    For any potentials v on the smaller side, ``g(v) = sum_j b_j v_j + sum_i a_i min_k
+    (C_ik - v_k)`` is at most the EMD (weak duality); ``g(0)`` is one of RWMD's two terms.
+    One sweep of exact coordinate ascent from ``v = 0`` (the SSP's warm start,
+    :func:`~leanml.wme._kernels._dual_sweep`) only raises it, at O(n D) cost.
+    """
+    if C.shape[1] > C.shape[0]:
+        a, b, C = b, a, C.T.copy()
+    n, D = C.shape
+    if D < 3:  # the sweep needs a second-best sink; such pairs are cheap to solve anyway
+        return 0.0
+    v = np.zeros(D)
+    _dual_sweep(a, b, C, v, np.empty((2, n)), np.empty((2, n), dtype=np.int64), np.empty((2, n)))
+    g = 0.0
+    for j in range(D):
+        g += b[j] * v[j]
+    for i in range(n):
+        best = np.inf
+        for k in range(D):
+            if C[i, k] - v[k] < best:
+                best = C[i, k] - v[k]
+        g += a[i] * best
+    return g if np.isfinite(g) else 0.0
 
 
 def search(
@@ -165,13 +190,17 @@ def search(
             if not np.isfinite(bound) or (prune and bound >= bd[-1]):
                 break
             st = slice(indptr_t[s], indptr_t[s + 1])
-            Xs, bs = V[words_t[st]], weights_t[st]
-            if use_pot is not None and use_pot(len(Xq), len(Xs)):
-                _, c, _, _, code = emd_c(aq, bs, pair_costs(Xq, Xs), 10_000_000, 1)
+            bs = weights_t[st]
+            C = pair_costs(Xq, V[words_t[st]])
+            # The margin keeps a bound that rounding lifted past an equal WMD from pruning it.
+            if prune and dual_bound(aq, bs, C) * (1.0 - 1e-12) >= bd[-1]:
+                continue
+            if use_pot is not None and use_pot(*C.shape):
+                _, c, _, _, code = emd_c(aq, bs, C, 10_000_000, 1)
                 if code != 1:  # POT's result code for an optimal solution
                     raise RuntimeError(f"POT's EMD solver stopped with result code {code}")
             else:
-                c, status = _pair_emd(Xq, aq, Xs, bs)
+                c, status = emd_cost(aq, bs, C)
                 if status != OK:  # a loud failure beats a wrong neighbour
                     raise RuntimeError("EMD solver hit its iteration limit")
             n_solved += 1

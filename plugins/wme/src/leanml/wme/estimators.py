@@ -160,8 +160,10 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
     prune
         Kusner et al.'s prefetch-and-prune, exact either way: ``"rwmd"`` (default) visits
         training documents by increasing lower bound ``max(WCD, RWMD)`` (word-centroid
-        distance; relaxed WMD, the larger of the two one-sided nearest-word costs) and stops
-        once the bound reaches the k-th best WMD so far; ``"wcd"`` visits and stops by the
+        distance; relaxed WMD, the larger of the two one-sided nearest-word costs), stops
+        once the bound reaches the k-th best WMD so far, and skips the exact solve of a pair
+        whose transport dual after one sweep of coordinate ascent (a third lower bound)
+        reaches it; ``"wcd"`` visits and stops by the
         WCD alone (Kusner et al.'s order); ``"none"`` solves every pair. Pairs of the shapes
         where POT's ``emd_c`` is faster (:func:`~leanml.wme.distance.prefers_pot`, e.g. two
         long documents) are solved by it when POT is installed.
