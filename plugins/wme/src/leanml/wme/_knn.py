@@ -15,10 +15,10 @@
    neighbours first. Before an exact solve, a third bound from the same cost matrix,
    :func:`dual_bound` (the transport dual after one sweep of coordinate ascent, O(n D),
    always at least RWMD's term on that side), skips the pairs it shows cannot enter the top
-   k: on 20 Newsgroups it avoided 98% of the solves that WCD and RWMD had left. Pairs of the shapes where POT's network
-   simplex (``emd_c``, not callable from Numba) is faster, e.g. two long documents, go to
-   it; the others to :func:`~leanml.wme._kernels.emd_cost`. Both release the GIL, so queries run on
-   threads.
+   k: on 20 Newsgroups it avoided 98% of the solves that WCD and RWMD had left. Pairs of
+   the shapes where POT's network simplex (``emd_c``, not callable from Numba) is faster,
+   e.g. two long documents, go to it; the others to
+   :func:`~leanml.wme._kernels.emd_cost`. Both release the GIL, so queries run on threads.
 """
 
 from __future__ import annotations
