@@ -151,6 +151,7 @@ def search(
     k: int,
     prune: bool,
     use_pot: Callable[[int, int], bool] | None,
+    dual: bool = True,
     n_threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The exact k nearest training documents of each query by WMD.
@@ -166,6 +167,8 @@ def search(
         Stop at the first bound that reaches the k-th distance (else solve every finite pair).
     use_pot
         ``use_pot(n_q, n_s)``: solve that pair with POT's ``emd_c`` (``None``: never).
+    dual
+        With ``prune``, skip the solves that :func:`dual_bound` rules out.
 
     Returns
     -------
@@ -193,7 +196,7 @@ def search(
             bs = weights_t[st]
             C = pair_costs(Xq, V[words_t[st]])
             # The margin keeps a bound that rounding lifted past an equal WMD from pruning it.
-            if prune and dual_bound(aq, bs, C) * (1.0 - 1e-12) >= bd[-1]:
+            if prune and dual and dual_bound(aq, bs, C) * (1.0 - 1e-12) >= bd[-1]:
                 continue
             if use_pot is not None and use_pot(*C.shape):
                 _, c, _, _, code = emd_c(aq, bs, C, 10_000_000, 1)

@@ -241,7 +241,13 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
         docs = (Q.indptr, rq, wq, T.indptr, rt, wt, V)
         lower = lower_bounds(*docs, wcd) if level >= 2 else wcd
         idx, dist, solved = search(
-            *docs, lower, self.n_neighbors, level >= 1, _pot_rule(), numba.get_num_threads()
+            *docs,
+            lower,
+            self.n_neighbors,
+            prune=level >= 1,
+            use_pot=_pot_rule(),
+            dual=level >= 2,
+            n_threads=numba.get_num_threads(),
         )
         self.n_solved_ = int(solved.sum())
         self.n_rwmd_pruned_ = self.n_pairs_ - self.n_solved_ if level >= 2 else 0
