@@ -52,6 +52,20 @@ def test_knn_wmd_long_pairs_through_pot_equal_brute_force(small, monkeypatch, pr
         assert knn.n_solved_ == knn.n_pairs_
 
 
+def test_knn_wmd_in_query_chunks_equals_one_call(small, monkeypatch):
+    from leanml.wme import estimators
+
+    Xtr, ytr, Xte, _, emb = small
+    knn = KNNWMD(emb, n_neighbors=3).fit(Xtr, ytr)
+    dist, idx = knn.kneighbors(Xte)
+    counts = knn.n_solved_, knn.n_rwmd_pruned_, knn.n_pairs_
+    monkeypatch.setattr(estimators, "QUERY_CHUNK", 5)
+    dist5, idx5 = knn.kneighbors(iter(Xte))  # 12 queries: chunks of 5, 5, 2
+    np.testing.assert_array_equal(idx5, idx)
+    np.testing.assert_array_equal(dist5, dist)
+    assert (knn.n_solved_, knn.n_rwmd_pruned_, knn.n_pairs_) == counts
+
+
 def test_dual_bound_is_a_lower_bound_at_least_the_one_sided_rwmd(make_case, rng):
     """Weak duality: RWMD's term on the smaller side <= the swept dual bound <= the EMD."""
     import ot
