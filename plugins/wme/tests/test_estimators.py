@@ -25,13 +25,91 @@ def test_knn_wmd_equals_brute_force_with_and_without_pruning(small):
     for prune in ("rwmd", "wcd", "none"):
         knn = KNNWMD(emb, n_neighbors=3, prune=prune).fit(Xtr, ytr)
         dist, idx = knn.kneighbors(Xte)
-        np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], atol=1e-12)
+        np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], rtol=0, atol=1e-12)
         np.testing.assert_array_equal(idx, order)  # identical neighbours
         solved[prune] = knn.n_solved_
         assert knn.n_pairs_ == 12 * 60
     assert solved["none"] == 12 * 60 > solved["wcd"] > solved["rwmd"]
     assert knn.set_params(prune="rwmd").fit(Xtr, ytr).kneighbors(Xte) is not None
-    assert knn.n_rwmd_pruned_ == solved["wcd"] - solved["rwmd"]
+    assert knn.n_rwmd_pruned_ == knn.n_pairs_ - solved["rwmd"]
+
+
+@pytest.mark.parametrize("prune", ["rwmd", "wcd", "none"])
+def test_knn_wmd_long_pairs_through_pot_equal_brute_force(small, monkeypatch, prune):
+    # Every pair with >= 4 words on both sides goes to POT's emd_c: same neighbours as
+    # brute force, same distances as this package's solvers (wmd_matrix) to 1e-10.
+    from leanml.wme import distance
+
+    Xtr, ytr, Xte, _, emb = small
+    M = wmd_matrix(Xte, Xtr, emb)
+    monkeypatch.setattr(distance, "POT_MIN_SIDE", 4)
+    monkeypatch.setattr(distance, "POT_MAX_ASPECT", 1000)
+    knn = KNNWMD(emb, n_neighbors=3, prune=prune).fit(Xtr, ytr)
+    dist, idx = knn.kneighbors(Xte)
+    np.testing.assert_allclose(dist, np.sort(M, axis=1)[:, :3], rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(idx, np.argsort(M, axis=1, kind="stable")[:, :3])
+    if prune == "none":
+        assert knn.n_solved_ == knn.n_pairs_
+
+
+def test_knn_wmd_in_query_chunks_equals_one_call(small, monkeypatch):
+    from leanml.wme import estimators
+
+    Xtr, ytr, Xte, _, emb = small
+    knn = KNNWMD(emb, n_neighbors=3).fit(Xtr, ytr)
+    dist, idx = knn.kneighbors(Xte)
+    counts = knn.n_solved_, knn.n_rwmd_pruned_, knn.n_pairs_
+    monkeypatch.setattr(estimators, "QUERY_CHUNK", 5)
+    dist5, idx5 = knn.kneighbors(iter(Xte))  # 12 queries: chunks of 5, 5, 2
+    np.testing.assert_array_equal(idx5, idx)
+    np.testing.assert_array_equal(dist5, dist)
+    assert (knn.n_solved_, knn.n_rwmd_pruned_, knn.n_pairs_) == counts
+
+
+def test_dual_bound_is_a_lower_bound_at_least_the_one_sided_rwmd(make_case, rng):
+    """Weak duality: RWMD's term on the smaller side <= the swept dual bound <= the EMD."""
+    import ot
+
+    from leanml.wme._knn import dual_bound
+
+    raised = 0
+    for case in range(200):
+        a, b, C = make_case(rng, case)
+        if case % 4 == 0:  # the document side smaller: the bound transposes
+            a, b, C = b, a, np.ascontiguousarray(C.T)
+        exact = float(ot.emd2(a, b, C))
+        got = dual_bound(a, b, C)
+        assert got <= exact + 1e-12
+        if min(C.shape) >= 3:
+            if C.shape[1] <= C.shape[0]:
+                one_sided = float(a @ C.min(axis=1))
+            else:
+                one_sided = float(b @ C.min(axis=0))
+            assert got >= one_sided - 1e-12
+            raised += got > one_sided + 1e-9
+    assert raised > 50  # the sweep does tighten it
+
+
+def test_rwmd_to_all_equals_rwmd_per_pair_bit_for_bit(small):
+    from leanml.wme import _kernels as K
+    from leanml.wme._knn import TABLE_BLOCK, rwmd_to_all
+    from leanml.wme.distance import _shared_table
+
+    Xtr, ytr, Xte, _, emb = small
+    knn = KNNWMD(emb).fit(Xtr, ytr)
+    Q, T = knn._docs(Xte), knn.train_
+    V, rq, rt = _shared_table(emb, Q, T)
+    wt = T.weights()
+    # A long query (several table blocks) and a one-word one.
+    long_q = np.arange(V.shape[0])  # every word of both collections
+    assert long_q.size > 2 * TABLE_BLOCK
+    for words in (long_q, rq[:1]):
+        a = np.random.default_rng(1).random(words.size)
+        a /= a.sum()
+        got = rwmd_to_all(V[words], a, V, T.indptr, rt, wt)
+        for s in range(T.n_docs):
+            st = slice(T.indptr[s], T.indptr[s + 1])
+            assert got[s] == K.rwmd(a, wt[st], K.pair_costs(V[words], V[rt[st]]))
 
 
 def test_rwmd_is_the_relaxed_lp_and_a_lower_bound(make_case, rng):

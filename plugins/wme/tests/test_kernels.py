@@ -220,11 +220,11 @@ def test_swept_start_stays_exact_with_ties_and_zero_weights():
 
 
 def test_long_pairs_dispatch_to_pot_and_short_ones_do_not(rng, monkeypatch):
-    """emd() hands long-vs-long problems to POT's emd_c (exact, faster there), not others."""
+    """emd() hands POT's emd_c the shapes where it is faster (long or near-square), not others."""
     from ot.lp import emd_wrap
 
     from leanml.wme import emd
-    from leanml.wme.distance import LONG_PAIR_MIN
+    from leanml.wme.distance import POT_MIN_SIDE as M
 
     calls = []
     real = emd_wrap.emd_c
@@ -234,9 +234,10 @@ def test_long_pairs_dispatch_to_pot_and_short_ones_do_not(rng, monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(emd_wrap, "emd_c", spy)
-    for n, m in [(LONG_PAIR_MIN, LONG_PAIR_MIN + 7), (LONG_PAIR_MIN - 1, 300), (300, 6)]:
+    cases = [(M, M + 7), (M - 1, M - 1), (M, 4 * M), (300, 6), (130, 600)]
+    for n, m in cases:
         C = ref.pair_costs_ref(rng.standard_normal((n, 5)), rng.standard_normal((m, 5)))
         a, b = rng.random(n), rng.random(m)
         got = emd(a, b, C)
         assert got == pytest.approx(K.emd_cost(a / a.sum(), b / b.sum(), C)[0], abs=1e-9)
-    assert calls == [(LONG_PAIR_MIN, LONG_PAIR_MIN + 7)]
+    assert calls == [(M, M + 7), (130, 600)]

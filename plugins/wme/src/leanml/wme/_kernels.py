@@ -35,9 +35,11 @@ from numba import njit, prange
 SSP_MAX_SINKS = 128
 
 #: From this many sinks on, the SSP starts from a sweep of dual coordinate ascent. Measured
-#: (n = 10..500, d = 300, problems cycled): faster from D = 8 on (1.4x-1.6x at D = 15),
-#: neutral at D = 6, slower at D = 3.
-SWEEP_MIN_SINKS = 8
+#: (n = 10..500, d = 300 Gaussian, problems cycled): faster from D = 8 on (1.4x-1.6x at
+#: D = 15), neutral at D = 6, slower at D = 3. On GloVe cost matrices (0.2.1, 1 thread, load
+#: 2.5-3, each variant in its own process, twice) it pays at D = 6 too: 50 x 6 7.8 -> 6.4 us
+#: and 12.2 -> 7.9 us, 200 x 6 21 -> 18 us and 32 -> 27 us, never slower.
+SWEEP_MIN_SINKS = 6
 #: ... and only when the (coarsest level's) words outnumber the sinks by more than this:
 #: on problems about as long as wide the sweep costs more than it saves. Measured (d = 300
 #: Gaussian, 20 problems cycled, 1 thread, load 8): sweep vs none at 10 x 10 6.0 vs 4.3 us,
@@ -545,24 +547,41 @@ def _ssp_multilevel(
 
 @njit(cache=True, nogil=True)
 def emd_ssp(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> tuple[float, int]:
-    """Exact EMD by the collapsed SSP solver (multilevel warm start); allocates scratch."""
+    """Exact EMD by the collapsed SSP solver (multilevel warm start); allocates scratch.
+
+    The inputs are copied into one float block that also holds the float scratch (the ints
+    share a second block). On small problems a solve takes microseconds, and its time
+    depended on where the caller's arrays and eleven separate scratch arrays happened to
+    lie: the same 50 x 10 problem, copied to fresh arrays, took 11.4-22 us per copy in one
+    process (at most 0.4 us spread with one block; 4K aliasing or cache-set conflicts are the
+    likely cause).
+    """
     n, D = C.shape
-    return _ssp_multilevel(
-        a,
-        b,
-        C,
-        np.empty(n * D),
-        np.empty(n),
-        np.empty(n * D),
-        np.empty((D, D)),
-        np.empty((D, D), dtype=np.int64),
-        np.empty(n * D, dtype=np.int64),
-        np.empty(n * D, dtype=np.int64),
-        np.empty((4, D + 1), dtype=np.int64),
-        np.empty((4, D)),
-        np.empty(4 * n),
-        np.empty(2 * n, dtype=np.int64),
-    )
+    nd = n * D
+    f = np.empty(3 * nd + 6 * n + D + D * D + 4 * D)
+    g = np.empty(2 * nd + 2 * n + D * D + 4 * (D + 1), dtype=np.int64)
+    Cc = f[:nd].reshape((n, D))
+    for i in range(n):
+        for k in range(D):
+            Cc[i, k] = C[i, k]
+    ac = f[nd : nd + n]
+    ac[:] = a
+    o = nd + n
+    bc = f[o : o + D]
+    bc[:] = b
+    o += D
+    Cbuf, abuf, Fbuf = f[o : o + nd], f[o + nd : o + nd + n], f[o + nd + n : o + 2 * nd + n]
+    o += 2 * nd + n
+    W = f[o : o + D * D].reshape((D, D))
+    fvec = f[o + D * D : o + D * D + 4 * D].reshape((4, D))
+    Sbuf = f[o + D * D + 4 * D :]
+    A = g[: D * D].reshape((D, D))
+    o = D * D
+    Mbuf, Pbuf = g[o : o + nd], g[o + nd : o + 2 * nd]
+    o += 2 * nd
+    ivec = g[o : o + 4 * (D + 1)].reshape((4, D + 1))
+    Kbuf = g[o + 4 * (D + 1) :]
+    return _ssp_multilevel(ac, bc, Cc, Cbuf, abuf, Fbuf, W, A, Mbuf, Pbuf, ivec, fvec, Sbuf, Kbuf)
 
 
 @njit(cache=True, nogil=True)
@@ -970,73 +989,3 @@ def rwmd(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> float:
                 best = C[i, j]
         cols += b[j] * best
     return max(rows, cols)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def knn_wmd(
-    indptr_q: np.ndarray,
-    words_q: np.ndarray,
-    weights_q: np.ndarray,
-    indptr_t: np.ndarray,
-    words_t: np.ndarray,
-    weights_t: np.ndarray,
-    V: np.ndarray,
-    wcd: np.ndarray,
-    k: int,
-    prune: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Exact k nearest training documents by WMD, with Kusner et al.'s prefetch-and-prune.
-
-    Visit training documents by increasing word-centroid distance (WCD, a lower bound on
-    WMD). ``prune >= 1``: stop once the WCD reaches the current k-th smallest WMD.
-    ``prune >= 2``: also skip the exact solve of a document whose relaxed WMD (a tighter
-    lower bound, from the same cost matrix) reaches it. ``prune = 0``: solve every pair.
-    Ties at the k-th distance may keep a different document of the same distance.
-
-    Returns
-    -------
-    idx : (n_query, k) int64, dist : (n_query, k) float64 (sorted), n_solved : (n_query,)
-    exact solves, n_rwmd : (n_query,) solves avoided by the RWMD bound, status : (n_query,)
-    int64, nonzero if any solve hit its iteration limit
-    """
-    nq = indptr_q.shape[0] - 1
-    nt = indptr_t.shape[0] - 1
-    idx = np.full((nq, k), -1, dtype=np.int64)
-    dist = np.full((nq, k), np.inf)
-    solved = np.zeros(nq, dtype=np.int64)
-    skipped = np.zeros(nq, dtype=np.int64)
-    status = np.zeros(nq, dtype=np.int64)
-    for q in prange(nq):
-        wq = words_q[indptr_q[q] : indptr_q[q + 1]]
-        if wq.shape[0] == 0:
-            continue
-        aq = weights_q[indptr_q[q] : indptr_q[q + 1]]
-        Xq = V[wq]
-        order = np.argsort(wcd[q])
-        bd = dist[q]
-        bi = idx[q]
-        for t in range(nt):
-            s = order[t]
-            if prune >= 1 and wcd[q, s] >= bd[k - 1]:
-                break
-            ws = words_t[indptr_t[s] : indptr_t[s + 1]]
-            if ws.shape[0] == 0:
-                continue
-            bs = weights_t[indptr_t[s] : indptr_t[s + 1]]
-            C = pair_costs(Xq, V[ws])
-            if prune >= 2 and rwmd(aq, bs, C) >= bd[k - 1]:
-                skipped[q] += 1
-                continue
-            c, st = emd_cost(aq, bs, C)
-            if st != OK:
-                status[q] = st
-            solved[q] += 1
-            if c < bd[k - 1]:
-                p = k - 1
-                while p > 0 and bd[p - 1] > c:
-                    bd[p] = bd[p - 1]
-                    bi[p] = bi[p - 1]
-                    p -= 1
-                bd[p] = c
-                bi[p] = s
-    return idx, dist, solved, skipped, status

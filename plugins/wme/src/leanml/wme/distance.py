@@ -17,20 +17,31 @@ from . import _kernels as K
 from .documents import Documents, to_documents, tokenize
 from .embeddings import Embeddings
 
-__all__ = ["LONG_PAIR_MIN", "emd", "wmd", "wmd_matrix"]
+__all__ = ["POT_MAX_ASPECT", "POT_MIN_SIDE", "emd", "prefers_pot", "wmd", "wmd_matrix"]
 
-#: From this many words on *both* sides, :func:`emd` and :func:`wmd` hand the problem to POT's
-#: network simplex (``ot.lp.emd_wrap.emd_c``) when POT is installed. Measured on GloVe cost
-#: matrices (1 thread, load average 14): square 100 x 100 took 1.0 ms here vs 0.6 ms in
-#: POT, 300 x 300 340 ms vs 53 ms, 600 x 600 1.3 s vs 0.15 s; at 40 x 40 they tie.
-LONG_PAIR_MIN = 100
+#: POT's network simplex (``ot.lp.emd_wrap.emd_c``), when installed, takes the problems whose
+#: shorter side has at least ``POT_MIN_SIDE`` words and whose longer side is less than
+#: ``POT_MAX_ASPECT`` times as long, and every problem with both sides longer than
+#: ``SSP_MAX_SINKS`` (this package's simplex). The collapsed SSP wins on the rest. Measured on
+#: GloVe cost matrices (random weights, 1 thread, load average 2.9), microseconds here vs
+#: POT: 40 x 40 109 vs 64, 48 x 96 302 vs 242, 64 x 128 1283 vs 421, 100 x 100 2739 vs 507;
+#: but 40 x 160 273 vs 344, 60 x 240 492 vs 779, 100 x 400 1731 vs 4790; and (load 14)
+#: 300 x 300 340 ms vs 53 ms.
+POT_MIN_SIDE = 32
+POT_MAX_ASPECT = 3
 #: POT's result code for an optimal solution.
 _POT_OPTIMAL = 1
 
 
+def prefers_pot(n: int, m: int) -> bool:
+    """Whether POT's ``emd_c`` is the faster exact solver for an ``n x m`` problem."""
+    short, long = min(n, m), max(n, m)
+    return short > K.SSP_MAX_SINKS or (short >= POT_MIN_SIDE and long < POT_MAX_ASPECT * short)
+
+
 def _solve(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> float:
-    """The faster exact solver for this shape: POT's C++ simplex for long-vs-long pairs."""
-    if min(C.shape) >= LONG_PAIR_MIN:
+    """The faster exact solver for this shape: POT's C++ simplex where it wins."""
+    if prefers_pot(*C.shape):
         try:
             from ot.lp.emd_wrap import emd_c
         except ImportError:  # POT is optional: the Numba simplex is exact too, only slower
@@ -50,8 +61,8 @@ def emd(a: Any, b: Any, C: Any) -> float:
     """Exact earth mover's distance ``min <F, C>`` with marginals ``a`` and ``b``.
 
     ``a`` and ``b`` are normalised to sum 1 (so ``emd`` equals ``ot.emd2`` on normalised
-    weights). Dispatches to the closed forms, the collapsed SSP, or (both sides at least
-    :data:`LONG_PAIR_MIN` long) POT's network simplex if installed, else this package's.
+    weights). Dispatches to the closed forms, the collapsed SSP, or (where
+    :func:`prefers_pot`) POT's network simplex if installed, else this package's.
 
     Raises
     ------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -331,13 +332,15 @@ def choose_k_loo(
     ks: Sequence[int] = (1, 3, 5, 7, 9, 11, 15, 19),
     n_queries: int | None = 1000,
     seed: int = 0,
+    checkpoint: str | Path | None = None,
 ) -> tuple[int, dict[int, float]]:
     """kNN-WMD's k by leave-one-out accuracy on the training split.
 
     Each of ``n_queries`` seeded training documents (all if None) is classified by its
     nearest *other* training documents (exact, RWMD-pruned search for ``max(ks) + 1``
     neighbours, itself dropped). Returns the best k (the smallest among ties) and every k's
-    accuracy.
+    accuracy. With ``checkpoint`` (an ``.npz`` path) the search is resumable
+    (:func:`~leanml.wme.checkpoint.kneighbors_checkpointed`).
     """
     y = np.asarray(y)
     rng = np.random.default_rng(seed)
@@ -347,7 +350,13 @@ def choose_k_loo(
         else (np.sort(rng.choice(len(y), size=n_queries, replace=False)))
     )
     knn = KNNWMD(emb, n_neighbors=max(ks) + 1).fit(X, y)
-    _, idx = knn.kneighbors([X[i] for i in pick])
+    queries = [X[i] for i in pick]
+    if checkpoint is None:
+        _, idx = knn.kneighbors(queries)
+    else:
+        from .checkpoint import kneighbors_checkpointed
+
+        _, idx = kneighbors_checkpointed(knn, queries, checkpoint)
     acc = {}
     for k in ks:
         correct = 0

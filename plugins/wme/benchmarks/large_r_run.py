@@ -1,0 +1,86 @@
+"""The issue's large-R run, resumable: ``python benchmarks/large_r_run.py --out DIR``.
+
+Per data set (R8, 20 Newsgroups; the paper's splits): kNN-WMD's k by leave-one-out on 1,000
+seeded training documents, kNN-WMD (RWMD-pruned, exact) on the whole R8 test set and on
+``--n-test`` seeded 20 Newsgroups test documents (the issue's acceptance), then WME at
+each R on the same test documents; accuracies with 95% bootstrap intervals and seconds,
+written to ``DIR/<data set>.json``. Both kNN-WMD searches save their neighbours to ``DIR``
+after every chunk of queries: rerun the same command after an interruption and it
+continues where it stopped. Threads: ``NUMBA_NUM_THREADS``. Not part of the test or
+benchmark suites (hours of CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from leanml.wme import KNNWMD, WMEClassifier
+from leanml.wme.checkpoint import kneighbors_checkpointed
+from leanml.wme.datasets import glove_6b_50d, load
+from leanml.wme.experiments import bootstrap_ci, choose_k_loo
+
+
+def _vote(idx: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """KNNWMD.predict's majority vote (ties: the nearest tied label) from stored neighbours."""
+    out = []
+    for row in idx:
+        near = [j for j in row[:k] if j >= 0]
+        labels, counts = np.unique(y[near], return_counts=True)
+        top = set(labels[counts == counts.max()])
+        out.append(next(y[j] for j in near if y[j] in top))
+    return np.asarray(out)
+
+
+def run(name: str, out: Path, n_test: int, features: list[int], knn_only: bool) -> dict:
+    data, emb = load(name), glove_6b_50d()
+    y_train = np.asarray(data.y_train)
+    rng = np.random.default_rng(0)
+    n = data.n_test if name == "reuters-r8" else min(n_test, data.n_test)
+    test = np.sort(rng.choice(data.n_test, size=n, replace=False))
+    X_test, y_test = [data.X_test[i] for i in test], np.asarray(data.y_test)[test]
+    rows = {}
+    t0 = time.perf_counter()
+    k, loo = choose_k_loo(emb, data.X_train, y_train, checkpoint=out / f"{name}-loo.npz")
+    rows["k"], rows["loo"] = k, {str(key): v for key, v in loo.items()}
+    knn = KNNWMD(emb, n_neighbors=k).fit(data.X_train, y_train)
+    _, idx = kneighbors_checkpointed(
+        knn, X_test, out / f"{name}-knn-k{k}.npz", log=lambda m: print(f"  {name}: {m}", flush=True)
+    )
+    results = {"knn-wmd": (_vote(idx, y_train, k), time.perf_counter() - t0)}
+    for R in [] if knn_only else features:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            t0 = time.perf_counter()
+            clf = WMEClassifier(emb, n_features=R, random_state=0).fit(data.X_train, y_train)
+            results[f"wme-R{R}"] = (clf.predict(X_test), time.perf_counter() - t0)
+    for model, (pred, secs) in results.items():
+        correct = pred == y_test
+        lo, hi = bootstrap_ci(correct)
+        rows[model] = {"accuracy": float(correct.mean()), "ci95": [lo, hi], "seconds": secs}
+        print(f"{name} {model}: {correct.mean():.4f} ({lo:.4f}-{hi:.4f}), {secs:.0f} s")
+    rows["n_test"], rows["load1"] = len(test), Path("/proc/loadavg").read_text().split()[0]
+    (out / f"{name}.json").write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True, help="checkpoints and results")
+    p.add_argument("--data", default="reuters-r8,20newsgroups")
+    p.add_argument("--n-test", type=int, default=1000, help="seeded 20NG test documents")
+    p.add_argument("--features", default="256,512,1024,4096", help="WME's R values")
+    p.add_argument("--knn-only", action="store_true", help="skip WME")
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.data.split(","):
+        run(name, args.out, args.n_test, [int(r) for r in args.features.split(",")], args.knn_only)
+
+
+if __name__ == "__main__":
+    main()
