@@ -245,11 +245,18 @@ def test_ring_memory_equals_the_compact_form_of_the_last_m_pairs(rng):
     n, m = 9, 3
     A = rng.normal(size=(n, n))
     H = A @ A.T + n * np.eye(n)
-    S = rng.normal(size=(5, n))
+    S = rng.normal(size=(7, n))
+    # steps move only a working set, a different one each time (the memory keeps each
+    # slot's support: an overwritten slot must not keep the old step's entries)
+    S[rng.random(S.shape) < 0.5] = 0.0
+    S[:, 0] += 1.0  # no step is zero
     Y = S @ H
     mem = _Memory(m, n)
+    mem.add(5 * S[-1], Y[-1])
+    mem.add(S[0], 3 * Y[0])
+    mem.clear()  # a line-search failure drops the pairs; their columns are stale
     for s, y in zip(S, Y, strict=True):
-        mem.add(s, y)  # 5 pairs through 3 slots: the ring wraps around
+        mem.add(s, y)  # 7 pairs through 3 slots: the ring wraps around
     gamma = 2.5
     for rows in (np.arange(n), np.array([1, 4, 8])):
         Q, Qh = mem.compact(gamma, rows)

@@ -48,14 +48,15 @@ _GATHER_PAIRS = 4
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def _scaled_sequence(
-    U, P, umax, T, M, max_t, s, e, y, has_y, out, dT, alpha, beta, scale, tmp, edge
+    U, P, umax, T, M, MT, max_t, s, e, y, has_y, out, dT, alpha, beta, scale, tmp, edge
 ):
     """Scaled exp-space forward-backward of one sequence; returns (value, ok).
 
-    ``P`` holds exp(U - umax) row by row (see :func:`chain_forward_backward`). ``value``
-    is log Z - score(y) when ``has_y`` else log Z. On success ``out`` rows get the node
-    marginals (minus the one-hot labels when ``has_y``) and ``dT`` accumulates the edge
-    marginals (minus the observed transitions). On failure nothing is written.
+    ``P`` holds exp(U - umax) row by row (see :func:`chain_forward_backward`) and ``MT``
+    is ``M.T`` contiguous. ``value`` is log Z - score(y) when ``has_y`` else log Z. On
+    success ``out`` rows get the node marginals (minus the one-hot labels when ``has_y``)
+    and ``dT`` accumulates the edge marginals (minus the observed transitions). On failure
+    nothing is written.
     """
     K = U.shape[1]
     n = e - s
@@ -67,18 +68,35 @@ def _scaled_sequence(
     scale[0] = c
     for k in range(K):
         alpha[0, k] /= c
+    # alpha[t] = psi[t] * (Mᵀ alpha[t-1]) as dot products, four outputs at a time: the
+    # sums stay in registers and share the loads of alpha[t-1] (accumulating rows of M
+    # into alpha[t] in memory was 18% slower on OANC, a store-to-load chain per label).
     for t in range(1, n):
-        for k in range(K):
-            alpha[t, k] = 0.0
-        for j in range(K):
-            a = alpha[t - 1, j]
-            if a == 0.0:
-                continue
-            for k in range(K):
-                alpha[t, k] += a * M[j, k]
+        k = 0
+        while k + 3 < K:
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            a3 = 0.0
+            for j in range(K):
+                x = alpha[t - 1, j]
+                a0 += x * MT[k, j]
+                a1 += x * MT[k + 1, j]
+                a2 += x * MT[k + 2, j]
+                a3 += x * MT[k + 3, j]
+            alpha[t, k] = a0 * psi[t, k]
+            alpha[t, k + 1] = a1 * psi[t, k + 1]
+            alpha[t, k + 2] = a2 * psi[t, k + 2]
+            alpha[t, k + 3] = a3 * psi[t, k + 3]
+            k += 4
+        while k < K:
+            a0 = 0.0
+            for j in range(K):
+                a0 += alpha[t - 1, j] * MT[k, j]
+            alpha[t, k] = a0 * psi[t, k]
+            k += 1
         c = 0.0
         for k in range(K):
-            alpha[t, k] *= psi[t, k]
             c += alpha[t, k]
         if not c > _TINY:  # also false for NaN
             return 0.0, False
@@ -245,6 +263,7 @@ def _chain_forward_backward(U, P, umax, T, offsets, y, chunks, has_y, out, value
         for k in range(K):
             max_t = max(max_t, T[j, k])
     M = np.exp(T - max_t)
+    MT = np.ascontiguousarray(M.T)
     dT_parts = np.zeros((n_chunks, K, K))
     n_log = np.zeros(n_chunks, dtype=np.int64)
     for c in prange(n_chunks):
@@ -259,7 +278,7 @@ def _chain_forward_backward(U, P, umax, T, offsets, y, chunks, has_y, out, value
             ok = False
             if not use_log:
                 v, ok = _scaled_sequence(
-                    U, P, umax, T, M, max_t, s, e, y, has_y, out, dT, alpha, beta, scale,
+                    U, P, umax, T, M, MT, max_t, s, e, y, has_y, out, dT, alpha, beta, scale,
                     tmp, edge,
                 )  # fmt: skip
             if not ok:
