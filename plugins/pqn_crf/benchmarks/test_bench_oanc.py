@@ -11,7 +11,9 @@ template for both. For each mode (``pairs="observed"`` against CRFsuite's defaul
 - evaluations to a relative gap of 1e-4 at equal memory m = 6 (Prox-QN against CRFsuite's
   OWL-QN), F* = the lowest objective of the two long runs.
 
-The smoke size (``LEANML_BENCH=smoke``) runs the same code on 30 / 10 sentences.
+The smoke size (``LEANML_BENCH=smoke``) runs the same code on 30 / 10 sentences;
+``LEANML_OANC_TRAIN=N`` trains the full-size defaults run on the first N sentences instead
+of 2,000 (the README's all-pairs subset).
 The benchmarks' conftest sets ``OMP_WAIT_POLICY=passive`` (see the README).
 """
 
@@ -49,6 +51,7 @@ def _objective(crf: CRF, W: np.ndarray, T: np.ndarray, X, Y) -> float:
 @pytest.mark.parametrize("pairs", ["observed", "all"])
 def test_oanc_defaults_vs_crfsuite(bench_size, pairs, bench_out):
     n_train, n_test = (30, 10) if bench_size == "smoke" else (2000, 500)
+    n_train = int(os.environ.get("LEANML_OANC_TRAIN", n_train))
     data = load_oanc_pos(n_train=n_train, n_test=n_test)
     X, Y, Xt, Yt = data.X_train, data.y_train, data.X_test, data.y_test
     CRF(c1=C1, pairs=pairs, max_evals=2).fit(X[:5], Y[:5])  # compile outside the timing
@@ -93,7 +96,7 @@ def test_oanc_defaults_vs_crfsuite(bench_size, pairs, bench_out):
                 "acc_within_0.2pt": bool(abs(crf.score(Xt, Yt) - peer_acc) <= 0.002),
             }
         )
-    report(f"oanc-defaults-{pairs}-{bench_size}", rows, bench_out)
+    report(f"oanc-defaults-{pairs}-{bench_size}-{n_train}", rows, bench_out)
 
 
 @pytest.mark.parametrize("pairs", ["observed", "all"])

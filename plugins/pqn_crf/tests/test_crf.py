@@ -220,7 +220,7 @@ def test_default_stop_is_the_decrease_rule_and_near_optimal(hmm):
     assert 0 <= gap <= 1e-4
     F = crf.result_.trace.objective
     if "decrease" in crf.result_.message:  # the window's decrease really was below delta
-        assert (F[-11] - F[-1]) < 1e-5 * abs(F[-1])
+        assert (F[-11] - F[-1]) < crf.delta * abs(F[-1])
 
 
 def test_warm_start_and_path(hmm):

@@ -154,7 +154,8 @@ def test_numba_kernels_equal_numpy_references(rng):
     W[3] = 0.0
     used = np.any(W != 0, axis=1)
     idx = [a.astype(np.int64) for a in (X.indptr, X.indices)]
-    np.testing.assert_allclose(_kernels.csr_matmul(*idx, X.data, W, used), X @ W, atol=1e-13)
+    U = np.full((50, 4), np.nan)  # the kernel overwrites a reused buffer completely
+    np.testing.assert_allclose(_kernels.csr_matmul(*idx, X.data, W, used, U), X @ W, atol=1e-13)
     D = rng.normal(size=(50, 4))
     Xt = sp.csr_matrix(X.T)
     rows = np.array([1, 3, 19], dtype=np.int64)
@@ -165,6 +166,46 @@ def test_numba_kernels_equal_numpy_references(rng):
     for parts in (1, 3):
         Gt = _kernels.csr_t_matmul(*idx, X.data, D, 20, parts)
         np.testing.assert_allclose(Gt, X.T @ D, atol=1e-13)
+
+
+@pytest.mark.parametrize("gather", [0, 2, 100])
+def test_pair_kernels_equal_numpy(rng, gather, monkeypatch):
+    """The observed-pairs products against dense NumPy, on both gradient branches.
+
+    ``gather`` moves the threshold between summing whole K-rows and gathering single labels
+    (0: always rows, 100: always gather); the kernel is run as plain Python so the patched
+    module constant takes effect (Numba's prange is range there).
+    """
+    K, d = 5, 30
+    X = sp.random(60, d, density=0.3, random_state=1, format="csr")
+    idx = [a.astype(np.int64) for a in (X.indptr, X.indices)]
+    Xt = sp.csr_matrix(X.T)
+    t_idx = [a.astype(np.int64) for a in (Xt.indptr, Xt.indices)]
+    mask = rng.random((d, K)) < 0.4
+    mask[3] = True  # an attribute with every label (the K-row branch)
+    mask[4] = False  # one with none
+    flat = np.flatnonzero(mask.ravel())
+    ptr = np.searchsorted(flat // K, np.arange(d + 1)).astype(np.int64)
+    label = (flat % K).astype(np.int64)
+    wp = rng.normal(size=flat.size)
+    wp[::3] = 0.0
+    W = np.zeros(d * K)
+    W[flat] = wp
+    W = W.reshape(d, K)
+    U = np.full((60, K), np.nan)
+    used = np.diff(ptr) > 0
+    _kernels.csr_pairs_matmul(*idx, X.data, ptr, label, wp, used, U)
+    np.testing.assert_allclose(U, X @ W, atol=1e-13)
+    D = rng.normal(size=(60, K))
+    out = np.full(flat.size, np.nan)
+    rows = np.arange(d, dtype=np.int64)
+    monkeypatch.setattr(_kernels, "_GATHER_PAIRS", gather)
+    kernel = _kernels.csr_rows_pairs.py_func
+    kernel(*t_idx, Xt.data, D, rows, ptr, label, out, 3)
+    np.testing.assert_allclose(out, (X.T @ D).ravel()[flat], atol=1e-13)
+    out2 = np.full(flat.size, np.nan)
+    _kernels.csr_rows_pairs(*t_idx, Xt.data, D, rows, ptr, label, out2, 7)  # compiled
+    np.testing.assert_allclose(out2, out, atol=1e-13)
 
 
 def test_objective_equals_reference_nll(chain, rng):

@@ -245,13 +245,39 @@ def test_ring_memory_equals_the_compact_form_of_the_last_m_pairs(rng):
     n, m = 9, 3
     A = rng.normal(size=(n, n))
     H = A @ A.T + n * np.eye(n)
-    S = rng.normal(size=(5, n))
+    S = rng.normal(size=(7, n))
+    # steps move only a working set, a different one each time (the memory keeps each
+    # slot's support: an overwritten slot must not keep the old step's entries)
+    S[rng.random(S.shape) < 0.5] = 0.0
+    S[:, 0] += 1.0  # no step is zero
     Y = S @ H
     mem = _Memory(m, n)
+    mem.add(5 * S[-1], Y[-1])
+    mem.add(S[0], 3 * Y[0])
+    mem.clear()  # a line-search failure drops the pairs; their columns are stale
     for s, y in zip(S, Y, strict=True):
-        mem.add(s, y)  # 5 pairs through 3 slots: the ring wraps around
+        mem.add(s, y)  # 7 pairs through 3 slots: the ring wraps around
     gamma = 2.5
     for rows in (np.arange(n), np.array([1, 4, 8])):
         Q, Qh = mem.compact(gamma, rows)
         Qr, Qhr = compact_lbfgs(S[-m:], Y[-m:], gamma, rows)
         np.testing.assert_allclose(Q @ Qh.T, Qr @ Qhr.T, atol=1e-9)
+
+
+def test_decrease_test_checks_the_shrunk_coordinates_first():
+    """The decrease test fires (delta huge, period 2) at iteration 3, before the epoch ends,
+    while coordinate 2 is shrunk: at w = 0 |g_2| = 0.5 <= lam, but with w_0 = 2.14 its
+    minimum-norm subgradient is 1.43 against 0.39 inside the working set. The test must
+    look outside, reset the set and go on; stopping there would return w_2 = 0."""
+    H = np.array([[1.0, 0.0, -0.9], [0.0, 0.5, 0.0], [-0.9, 0.0, 1.0]])
+    b = np.array([3.0, 3.0, 0.5])
+    lam = 1.0
+
+    def quad(w, active=None):
+        return 0.5 * float(w @ H @ w) - float(b @ w), H @ w - b
+
+    res = prox_qn(quad, np.zeros(3), lam, m=2, tol=1e-10, delta=1e6, period=2, shrinking=True)
+    assert res.trace.active[1] == 2  # coordinate 2 was shrunk after the first step
+    assert res.message.startswith("relative decrease")  # the decrease test ended the run
+    assert res.trace.active[-1] == 3  # ... but only after coordinate 2 came back
+    assert res.w[2] > 2.0

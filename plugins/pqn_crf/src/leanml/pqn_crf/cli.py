@@ -82,7 +82,7 @@ _WINDOW = click.option(
 @click.option(
     "--delta",
     type=float,
-    default=1e-5,
+    default=5e-6,
     show_default=True,
     help="Stop when F fell by less than this fraction over the last 10 iterations.",
 )
@@ -189,7 +189,7 @@ def eval_cmd(settings: Any, model_path, data) -> None:
     "--m",
     "memory",
     type=click.IntRange(min=0),
-    default=20,
+    default=40,
     show_default=True,
     help="Prox-QN's L-BFGS memory (OWL-QN and CRFsuite use --peer-m).",
 )

@@ -35,7 +35,7 @@ def trace_solvers(
     solvers: Sequence[str] = ("prox-qn", "crfsuite"),
     *,
     max_evals: int = 500,
-    m: int = 20,
+    m: int = 40,
     owlqn_memory: int = 6,
     crfsuite_memory: int = 6,
     pairs: str = "all",
