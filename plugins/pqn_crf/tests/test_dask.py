@@ -67,7 +67,7 @@ def test_killed_worker_is_survived(client, crf, tmp_path):
     model, Xt = crf
     parts = slow_partitions(Xt, 6, delay=0.5, marker_dir=tmp_path)
     futures = partitioned(model, "predict", parts, client, gather=False)
-    killed = kill_busy_worker(client, timeout=30)
+    killed = kill_busy_worker(client, tmp_path, timeout=30)
     got = [s for piece in client.gather(futures) for s in piece]
     client.wait_for_workers(2, timeout=60)
     assert killed not in client.run(os.getpid).values()

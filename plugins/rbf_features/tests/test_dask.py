@@ -88,7 +88,7 @@ def test_killed_worker_is_survived(client, data, tmp_path):
     clf = RBClassifier(n_grids=32, sigma=0.5, random_state=0).fit(X, y)
     parts = slow_partitions(Xt, 6, delay=0.5, marker_dir=tmp_path)
     futures = partitioned(clf, "decision_function", parts, client, gather=False)
-    killed = kill_busy_worker(client, timeout=30)
+    killed = kill_busy_worker(client, tmp_path, timeout=30)
     got = np.concatenate(client.gather(futures))
     client.wait_for_workers(2, timeout=60)
     assert killed not in client.run(__import__("os").getpid).values()

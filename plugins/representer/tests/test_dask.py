@@ -80,7 +80,7 @@ def test_killed_worker_is_survived(client, explainer, digits, tmp_path):
         target=lambda: out.update(r=explain_partitioned(explainer, X, client, None, 5, parts))
     )
     thread.start()
-    killed = kill_busy_worker(client, timeout=30)
+    killed = kill_busy_worker(client, tmp_path, timeout=30)
     thread.join(timeout=90)
     client.wait_for_workers(2, timeout=60)
     assert killed not in client.run(os.getpid).values()

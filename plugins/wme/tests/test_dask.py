@@ -90,7 +90,7 @@ def test_killed_worker_is_survived(client, fitted, tmp_path):
     docs = list(data.X_test)
     parts = slow_partitions(docs, 6, delay=0.5, marker_dir=tmp_path)
     futures = partitioned(clf, "predict", parts, client, gather=False)
-    killed = kill_busy_worker(client, timeout=30)
+    killed = kill_busy_worker(client, tmp_path, timeout=30)
     got = np.concatenate(client.gather(futures))
     client.wait_for_workers(2, timeout=60)
     assert killed not in client.run(os.getpid).values()

@@ -80,19 +80,26 @@ def restarted_partitions(marker_dir: str | Path) -> list[int]:
     return sorted(i for i, n in starts.items() if n > 1)
 
 
-def kill_busy_worker(client: Any, settle: float = 0.3, timeout: float = 30) -> int:
-    """SIGKILL a worker process while it runs a task; return its pid.
+def kill_busy_worker(
+    client: Any, marker_dir: str | Path, settle: float = 0.1, timeout: float = 30
+) -> int:
+    """SIGKILL a worker process while it runs a slowed partition; return its pid.
 
-    Waits (at most ``timeout`` s) until some worker has a task in progress, lets it run for
-    ``settle`` s, then kills that worker's process. Loopback clusters only (the pid is local).
+    Waits (at most ``timeout`` s) for the first start marker of :func:`slow_partitions`
+    written by a worker of ``client``, lets that partition run ``settle`` s (well below its
+    ``delay``), then kills the worker that runs it, so that partition must be rerun. (The
+    scheduler's view of which worker is "processing" includes tasks queued behind others,
+    and killing on it alone sometimes hit a worker whose slow partition had finished.)
+    Loopback clusters only (the pid is local).
     """
-    pids = client.run(os.getpid)
+    workers = set(client.run(os.getpid).values())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = [w for w, keys in client.processing().items() if keys and w in pids]
-        if busy:
-            time.sleep(settle)
-            os.kill(pids[busy[0]], signal.SIGKILL)
-            return pids[busy[0]]
-        time.sleep(0.02)
-    raise TimeoutError(f"no worker was busy within {timeout} s")
+        for marker in Path(marker_dir).iterdir():
+            pid = int(marker.name.split("-")[1])
+            if pid in workers:
+                time.sleep(settle)
+                os.kill(pid, signal.SIGKILL)
+                return pid
+        time.sleep(0.01)
+    raise TimeoutError(f"no slowed partition started within {timeout} s")
