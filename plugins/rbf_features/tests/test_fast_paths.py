@@ -1,5 +1,6 @@
-"""The 0.2.2 fast paths against what they replace: Numba's own ``np.random`` stream, a
-table built by probing every row, ``type_of_target`` / ``np.unique``, and a NumPy digest."""
+"""The 0.2.2 fast paths against independent references: the row-order generator against a
+Python-integer splitmix64, a table built by probing every row, ``type_of_target`` /
+``np.unique``, and a NumPy digest."""
 
 from __future__ import annotations
 
@@ -9,68 +10,57 @@ from numba import njit
 from sklearn.utils.multiclass import type_of_target
 
 from leanml.rbf_features import RBClassifier, _digest, _kernels, _reference
-from leanml.rbf_features._mt19937 import mt_seed, randbelow, shuffle
+from leanml.rbf_features._shuffle import randbelow, seed_state, shuffle
 from leanml.rbf_features.estimators import _integer_classes, _label_kind
 
 
 @njit
-def _numba_draws(seed, bounds):
-    np.random.seed(seed)  # noqa: NPY002
+def _draws(seed, bounds):
+    state = seed_state(seed)
     out = np.empty(len(bounds), dtype=np.int64)
     for i in range(len(bounds)):
-        out[i] = np.random.randint(bounds[i])  # noqa: NPY002
+        out[i] = randbelow(state, bounds[i])
     return out
 
 
-@njit
-def _own_draws(seed, bounds):
-    mt = mt_seed(seed)
-    out = np.empty(len(bounds), dtype=np.int64)
-    for i in range(len(bounds)):
-        out[i] = randbelow(mt, bounds[i])
-    return out
+def test_splitmix64_is_the_published_generator():
+    # splitmix64's first output for seed 0 (the reference implementation's known value)
+    assert _reference.splitmix64_outputs(0, 1) == [0xE220A8397B1DCDAF]
 
 
-@njit
-def _numba_shuffles(index, active, seed, epochs):
-    # dual CD's shuffle as 0.2.1 wrote it
-    np.random.seed(seed)  # noqa: NPY002
-    for _ in range(epochs):
-        for s in range(active):
-            j = s + np.random.randint(active - s)  # noqa: NPY002
-            index[s], index[j] = index[j], index[s]
-
-
-@njit
-def _own_shuffles(index, active, seed, epochs):
-    mt = mt_seed(seed)
-    for _ in range(epochs):
-        shuffle(index, active, mt)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 123_456_789, 2**31 - 1])
-def test_mt19937_draws_are_numbas_np_random_draw_for_draw(seed):
-    rng = np.random.default_rng(seed)
-    special = [1, 2, 3, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**40 + 7, 2**62]
+@pytest.mark.parametrize("seed", [0, 1, 123_456_789, 2**62 + 5])
+def test_bounded_draws_equal_the_python_reference_draw_for_draw(seed):
+    rng = np.random.default_rng(seed % 2**32)
+    special = [1, 2, 3, 2**31 + 1, 2**32 - 1, 2**32, 2**32 + 1, 2**40 + 7, 2**62]
     bounds = np.concatenate(
         [
             special,
-            rng.integers(1, 50, 2000),  # many rejections: bounds just above a power of two
+            rng.integers(2**31, 2**31 + 50, 500),  # about half of the draws rejected
             rng.integers(1, 2**20, 2000),
-            rng.integers(2**32, 2**45, 500),  # two words per draw
-            [1] * 5,  # no draw at all
-            rng.integers(1, 10, 1500),  # past several regenerations of the 624-word block
+            rng.integers(2**32, 2**45, 200),  # above 2^32: the modulo path
         ]
     ).astype(np.int64)
-    assert np.array_equal(_own_draws(seed, bounds), _numba_draws(seed, bounds))
+    assert np.array_equal(_draws(seed, bounds), _reference.splitmix_draws(seed, bounds))
 
 
-def test_shuffles_equal_those_of_np_random():
-    a, b = np.arange(3000), np.arange(3000)
-    _numba_shuffles(a, 2500, 7, 5)  # a shrunk active set, as dual CD's shrinking leaves
-    _own_shuffles(b, 2500, 7, 5)
-    assert np.array_equal(a, b)
-    assert np.array_equal(np.sort(b), np.arange(3000)) and np.array_equal(b[2500:], a[2500:])
+def test_bounded_draws_are_uniform():
+    counts = np.bincount(_draws(7, np.full(70_000, 7, dtype=np.int64)), minlength=7)
+    chi2 = ((counts - 10_000) ** 2 / 10_000).sum()
+    assert chi2 < 30  # 6 degrees of freedom: P(chi2 >= 30) ~ 4e-5 for a uniform stream
+
+
+def test_shuffle_permutes_only_the_active_prefix_and_moves_on():
+    index = np.arange(3000)
+    state = seed_state(3)
+    shuffle(index, 2500, state)  # a shrunk active set, as dual CD's shrinking leaves
+    first = index.copy()
+    assert np.array_equal(np.sort(first[:2500]), np.arange(2500))
+    assert np.array_equal(first[2500:], np.arange(2500, 3000))
+    shuffle(index, 2500, state)  # the next epoch draws a different order
+    assert not np.array_equal(index, first)
+    again = np.arange(3000)
+    shuffle(again, 2500, seed_state(3))
+    assert np.array_equal(again, first)  # same seed, same order
 
 
 def _probe_all_rows_table(keys, local, kappa):

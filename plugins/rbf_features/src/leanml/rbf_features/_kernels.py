@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-from ._mt19937 import mt_seed, shuffle
+from ._shuffle import seed_state, shuffle
 
 _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -261,12 +261,11 @@ def dcd_svm(cols, y, v, cost, squared, tol, max_iter, seed, w, alpha, bias):
     index = np.arange(n)
     active = n
     pg_max_old, pg_min_old = np.inf, -np.inf
-    # Numba's np.random stream for this seed, in a state of our own (see _mt19937)
-    mt = mt_seed(seed)
+    rng = seed_state(seed)  # the epochs' row order (see _shuffle)
     it = 0
     while it < max_iter:
         pg_max_new, pg_min_new = -np.inf, np.inf
-        shuffle(index, active, mt)
+        shuffle(index, active, rng)
         s = 0
         while s < active:
             i = index[s]

@@ -110,3 +110,32 @@ def digest_words(words: np.ndarray, seeds: np.ndarray) -> tuple[np.uint64, np.ui
         one = np.array([acc[1] + n, acc[3] - n], dtype=np.uint64)
         inner = mix(one)
         return tuple(mix(np.array([acc[0] ^ inner[0], acc[2] ^ inner[1]], dtype=np.uint64)))
+
+
+def splitmix64_outputs(seed: int, count: int) -> list[int]:
+    """The first ``count`` raw splitmix64 outputs for ``seed``, in Python integers."""
+    mask, x, out = 2**64 - 1, seed & (2**64 - 1), []
+    for _ in range(count):
+        x = (x + 0x9E3779B97F4A7C15) & mask
+        z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def splitmix_draws(seed: int, bounds: np.ndarray) -> np.ndarray:
+    """``_shuffle.randbelow``'s draws for each bound: Lemire's textbook acceptance test
+    (product's low half >= (2^32 - n) mod n) for n < 2^32, the output modulo n above."""
+    outputs = iter(splitmix64_outputs(seed, 4 * len(bounds) + 64))
+    draws = []
+    for n in map(int, bounds):
+        while True:
+            z = next(outputs)
+            if n > 2**32 - 1:
+                draws.append(z % n)
+                break
+            m = (z >> 32) * n
+            if m & 0xFFFFFFFF >= (2**32 - n) % n:
+                draws.append(m >> 32)
+                break
+    return np.array(draws, dtype=np.int64)
