@@ -15,25 +15,16 @@ the last layer; each timing the best of 3, interleaved. Not collected by pytest 
 from __future__ import annotations
 
 import sys
-import time
 import warnings
 
 import torch
 from peers_cnn import digits_images, train_cnn
 
+from leanml.core.testing import best_of
 from leanml.representer import RepresenterExplainer
 from leanml.representer.cli import _scaled
 from leanml.representer.models import train_mlp
 from leanml.representer.peers import tracin_topk
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def mlp(width: int):
@@ -63,7 +54,7 @@ def measure(model, feat, head, X, y, Xt) -> tuple[float, float, float, float]:
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(3):
         for name, fn in runs.items():
-            best[name] = min(best[name], best_of(fn, 1))
+            best[name] = min(best[name], best_of(fn, 1)[0])
     return chosen, best["auto"], best["fixed"], best["peer"]
 
 

@@ -135,24 +135,24 @@ def _scan_chunk(scores, alpha, target, start, exc_s, exc_i, inh_s, inh_i, total)
             s = scores[b, j] * alpha[j, c]
             acc += s
             if s > worst_exc:
-                p = k - 1
-                while p > 0 and exc_s[b, p - 1] < s:
-                    exc_s[b, p] = exc_s[b, p - 1]
-                    exc_i[b, p] = exc_i[b, p - 1]
-                    p -= 1
-                exc_s[b, p] = s
-                exc_i[b, p] = start + j
-                worst_exc = exc_s[b, k - 1]
+                worst_exc = _insert(exc_s[b], exc_i[b], s, start + j, 1.0)
             if s < worst_inh:
-                p = k - 1
-                while p > 0 and inh_s[b, p - 1] > s:
-                    inh_s[b, p] = inh_s[b, p - 1]
-                    inh_i[b, p] = inh_i[b, p - 1]
-                    p -= 1
-                inh_s[b, p] = s
-                inh_i[b, p] = start + j
-                worst_inh = inh_s[b, k - 1]
+                worst_inh = _insert(inh_s[b], inh_i[b], s, start + j, -1.0)
         total[b] += acc
+
+
+@numba.njit(cache=True, inline="always")
+def _insert(values, index, s, i, sign):
+    """Insert value s (training row i) into ``values``, kept sorted by ``sign * value``
+    descending, dropping the last entry; returns the new last (k-th) value."""
+    p = values.shape[0] - 1
+    while p > 0 and sign * values[p - 1] < sign * s:
+        values[p] = values[p - 1]
+        index[p] = index[p - 1]
+        p -= 1
+    values[p] = s
+    index[p] = i
+    return values[values.shape[0] - 1]
 
 
 def _merge(s, i, new_s, new_i, k, largest):
