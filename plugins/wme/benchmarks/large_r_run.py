@@ -6,8 +6,10 @@ seeded training documents, kNN-WMD (RWMD-pruned, exact) on the whole R8 test set
 each R on the same test documents; accuracies with 95% bootstrap intervals and seconds,
 written to ``DIR/<data set>.json``. Both kNN-WMD searches save their neighbours to ``DIR``
 after every chunk of queries: rerun the same command after an interruption and it
-continues where it stopped. Threads: ``NUMBA_NUM_THREADS``. Not part of the test or
-benchmark suites (hours of CPU).
+continues where it stopped; each model's result is written as soon as it is measured.
+kNN-WMD's seconds are its search (fit + queries), with the leave-one-out's beside them
+(``loo_seconds``); a resumed run times only what it redid. Threads: ``NUMBA_NUM_THREADS``.
+Not part of the test or benchmark suites (hours of CPU).
 """
 
 from __future__ import annotations
@@ -44,28 +46,37 @@ def run(name: str, out: Path, n_test: int, features: list[int], knn_only: bool) 
     n = data.n_test if name == "reuters-r8" else min(n_test, data.n_test)
     test = np.sort(rng.choice(data.n_test, size=n, replace=False))
     X_test, y_test = [data.X_test[i] for i in test], np.asarray(data.y_test)[test]
-    rows = {}
+    path = out / f"{name}.json"
+    rows = json.loads(path.read_text()) if path.exists() else {}
+
+    def record(model: str, pred: np.ndarray, seconds: float, **extra) -> None:
+        # written after every model, so an interrupted run keeps what it measured
+        correct = pred == y_test
+        lo, hi = bootstrap_ci(correct)
+        rows[model] = {"accuracy": float(correct.mean()), "ci95": [lo, hi], "seconds": seconds}
+        rows[model].update(extra, load1=Path("/proc/loadavg").read_text().split()[0])
+        rows["n_test"] = len(test)
+        path.write_text(json.dumps(rows, indent=1))
+        acc = f"{correct.mean():.4f} ({lo:.4f}-{hi:.4f})"
+        print(f"{name} {model}: {acc}, {seconds:.0f} s", flush=True)
+
     t0 = time.perf_counter()
     k, loo = choose_k_loo(emb, data.X_train, y_train, checkpoint=out / f"{name}-loo.npz")
+    loo_s = time.perf_counter() - t0
     rows["k"], rows["loo"] = k, {str(key): v for key, v in loo.items()}
+    t0 = time.perf_counter()
     knn = KNNWMD(emb, n_neighbors=k).fit(data.X_train, y_train)
     _, idx = kneighbors_checkpointed(
         knn, X_test, out / f"{name}-knn-k{k}.npz", log=lambda m: print(f"  {name}: {m}", flush=True)
     )
-    results = {"knn-wmd": (_vote(idx, y_train, k), time.perf_counter() - t0)}
+    # seconds of this process only: a resumed search or leave-one-out reports what it redid
+    record("knn-wmd", _vote(idx, y_train, k), time.perf_counter() - t0, loo_seconds=loo_s)
     for R in [] if knn_only else features:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             t0 = time.perf_counter()
             clf = WMEClassifier(emb, n_features=R, random_state=0).fit(data.X_train, y_train)
-            results[f"wme-R{R}"] = (clf.predict(X_test), time.perf_counter() - t0)
-    for model, (pred, secs) in results.items():
-        correct = pred == y_test
-        lo, hi = bootstrap_ci(correct)
-        rows[model] = {"accuracy": float(correct.mean()), "ci95": [lo, hi], "seconds": secs}
-        print(f"{name} {model}: {correct.mean():.4f} ({lo:.4f}-{hi:.4f}), {secs:.0f} s")
-    rows["n_test"], rows["load1"] = len(test), Path("/proc/loadavg").read_text().split()[0]
-    (out / f"{name}.json").write_text(json.dumps(rows, indent=1))
+            record(f"wme-R{R}", clf.predict(X_test), time.perf_counter() - t0)
     return rows
 
 
