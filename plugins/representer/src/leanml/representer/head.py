@@ -181,9 +181,15 @@ def data_hessian(F: torch.Tensor, P: torch.Tensor, free_bias: bool) -> torch.Ten
     digits (CG runs on exact float64 products). A free bias is the weight of a constant
     feature here.
     """
-    if free_bias:
-        F = torch.cat([F, torch.ones(F.shape[0], 1, dtype=F.dtype)], 1)
+    F = _with_bias_column(F, free_bias)
     return head_hessian(F.to(torch.float32), P.to(torch.float32), 0.0).to(torch.float64)
+
+
+def _with_bias_column(F: torch.Tensor, free_bias: bool) -> torch.Tensor:
+    """F with a trailing constant 1 column when the bias is a separate (free) parameter."""
+    if not free_bias:
+        return F
+    return torch.cat([F, torch.ones(F.shape[0], 1, dtype=F.dtype)], 1)
 
 
 def _exact_preconditioner(head: _Head, P, shape_W, hessian: torch.Tensor | None = None):
@@ -199,9 +205,7 @@ def _exact_preconditioner(head: _Head, P, shape_W, hessian: torch.Tensor | None 
     H = data_hessian(head.F, P, head.free_bias) if hessian is None else hessian
     L, info = torch.linalg.cholesky_ex(H + 2.0 * head.lmbda * torch.eye(H.shape[0]))
     if info != 0:
-        F = head.F
-        if head.free_bias:
-            F = torch.cat([F, torch.ones(F.shape[0], 1, dtype=F.dtype)], 1)
+        F = _with_bias_column(head.F, head.free_bias)
         L, info = torch.linalg.cholesky_ex(head_hessian(F, P, head.lmbda))
     if info != 0:
         return _jacobi(head, P)
