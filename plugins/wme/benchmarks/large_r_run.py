@@ -28,17 +28,6 @@ from leanml.wme.datasets import glove_6b_50d, load
 from leanml.wme.experiments import bootstrap_ci, choose_k_loo
 
 
-def _vote(idx: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
-    """KNNWMD.predict's majority vote (ties: the nearest tied label) from stored neighbours."""
-    out = []
-    for row in idx:
-        near = [j for j in row[:k] if j >= 0]
-        labels, counts = np.unique(y[near], return_counts=True)
-        top = set(labels[counts == counts.max()])
-        out.append(next(y[j] for j in near if y[j] in top))
-    return np.asarray(out)
-
-
 def run(name: str, out: Path, n_test: int, features: list[int], knn_only: bool) -> dict:
     data, emb = load(name), glove_6b_50d()
     y_train = np.asarray(data.y_train)
@@ -70,7 +59,7 @@ def run(name: str, out: Path, n_test: int, features: list[int], knn_only: bool) 
         knn, X_test, out / f"{name}-knn-k{k}.npz", log=lambda m: print(f"  {name}: {m}", flush=True)
     )
     # seconds of this process only: a resumed search or leave-one-out reports what it redid
-    record("knn-wmd", _vote(idx, y_train, k), time.perf_counter() - t0, loo_seconds=loo_s)
+    record("knn-wmd", knn.vote(idx), time.perf_counter() - t0, loo_seconds=loo_s)
     for R in [] if knn_only else features:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)

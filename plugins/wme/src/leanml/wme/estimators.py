@@ -324,7 +324,14 @@ class KNNWMD(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Majority label of the k nearest training documents."""
-        _, idx = self.kneighbors(X)
+        return self.vote(self.kneighbors(X)[1])
+
+    def vote(self, idx: np.ndarray) -> np.ndarray:
+        """Majority labels from :meth:`kneighbors`' indices (-1: missing), ties to the
+        nearest tied label; a query without neighbours (an empty document) gets the
+        training set's majority class. Lets a stored search (e.g. a resumed, checkpointed
+        one) be scored without searching again."""
+        check_is_fitted(self, "y_")
         out = np.empty(len(idx), dtype=self.y_.dtype)
         fallback = self.classes_[np.argmax(np.unique(self.y_, return_counts=True)[1])]
         for q in range(len(idx)):
